@@ -1,0 +1,86 @@
+#![forbid(unsafe_code)]
+//! The API service: users, sessions, videos and comments over JSON (DESIGN.md §2).
+//!
+//! `router` gives the routes at the seed's root paths; `reel api` serves them as they
+//! are and `reel serve` nests them under `/api`.
+
+/// What the API needs to run.
+mod config;
+/// The error type every handler returns, and its JSON form.
+mod error;
+/// Request extractors: JSON, path and query with JSON errors, and the session user.
+mod extract;
+/// Per-client, per-name throttling of log-in attempts.
+mod login_limiter;
+/// The OpenAPI document generated from the handlers.
+mod openapi;
+/// argon2id hashing off the async workers.
+mod password;
+/// The handlers, one module per resource.
+mod routes;
+/// The state shared by every handler.
+mod state;
+/// The JSON shapes on the wire.
+mod wire;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+
+pub use config::Config;
+pub use state::ApiState;
+
+/// The API's routes at the seed's paths, with `/openapi.json`, JSON 404/405 answers
+/// and the 64 KiB body limit.
+pub fn router(state: ApiState) -> Router {
+    let (router, api) = routes::router().split_for_parts();
+    let api = openapi::finish(api);
+    router
+        .route("/openapi.json", get(move || async move { axum::Json(api) }))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(config::MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// The OpenAPI document of [`router`].
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::finish(routes::router().into_openapi())
+}
+
+/// `/healthz` (the process is up) and `/readyz` (the database answers).
+pub fn health_router(state: ApiState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .with_state(state)
+}
+
+async fn ready(State(state): State<ApiState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match state.db().ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the database does not answer");
+            reel_core::error_body::ErrorBody::new("not_ready", "the database does not answer")
+                .into_response_with(axum::http::StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+/// Serves the API alone on `listener` (as `reel api` does) until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = reel_core::http::observe(router(state.clone()).merge(health_router(state)), "api");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,184 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use reel_core::db::{DbError, SessionRecord};
+use reel_core::domain::{Password, UserName};
+use reel_core::error_body::ErrorBody;
+use reel_core::ids::UserId;
+
+use crate::error::ApiError;
+use crate::extract::{ClientIp, Json, PathParams, SESSION_COOKIE, SessionUser};
+use crate::state::ApiState;
+use crate::wire::{Credentials, LoginBody, SignedIn, UserPath, UserView};
+
+/// The session cookie: HttpOnly (page scripts never see it), SameSite=Lax, for the
+/// whole site; a browser-session cookie, since the server renews the session itself.
+fn session_cookie(state: &ApiState, session: &SessionRecord) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, session.id.expose().to_owned()))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config().secure_cookies)
+        .path("/")
+        .build()
+}
+
+fn signed_in(
+    state: &ApiState,
+    jar: CookieJar,
+    session: &SessionRecord,
+) -> (CookieJar, Json<SignedIn>) {
+    (
+        jar.add(session_cookie(state, session)),
+        Json(SignedIn {
+            success: true,
+            session_id: session.id.expose().to_owned(),
+        }),
+    )
+}
+
+/// Register a user; logs them in at once.
+#[utoipa::path(
+    post, path = "/user", tag = "users",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "Registered and logged in; sets the session cookie", body = SignedIn),
+        (status = 400, description = "Bad body, name or password", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 500, description = "Server error", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, fields(user = tracing::field::Empty), err(level = "debug"))]
+pub async fn register(
+    State(state): State<ApiState>,
+    jar: CookieJar,
+    Json(body): Json<Credentials>,
+) -> Result<(StatusCode, CookieJar, Json<SignedIn>), ApiError> {
+    let name = UserName::parse(&body.user_name)?;
+    let password = Password::parse(&body.pwd)?;
+    tracing::Span::current().record("user", name.as_str());
+    let hash = state.hasher().hash(password).await?;
+    let user = match state
+        .db()
+        .create_user(UserId::random(), name.as_str(), &hash, state.now_ms())
+        .await
+    {
+        Err(DbError::Conflict) => return Err(ApiError::Conflict("user name is taken")),
+        other => other?,
+    };
+    let session = state.sessions().create(user.id, &user.name).await?;
+    let (jar, body) = signed_in(&state, jar, &session);
+    Ok((StatusCode::CREATED, jar, body))
+}
+
+/// Log in.
+#[utoipa::path(
+    post, path = "/user/{username}", tag = "users",
+    params(UserPath),
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in; sets the session cookie", body = SignedIn),
+        (status = 400, description = "Bad body or name", body = ErrorBody),
+        (status = 401, description = "Wrong name or password", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 429, description = "Too many attempts",
+            headers(("Retry-After" = u64, description = "Seconds to wait")), body = ErrorBody),
+        (status = 500, description = "Server error", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, fields(user = %name), err(level = "debug"))]
+pub async fn login(
+    State(state): State<ApiState>,
+    PathParams(UserPath { username: name }): PathParams<UserPath>,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+    Json(body): Json<LoginBody>,
+) -> Result<(CookieJar, Json<SignedIn>), ApiError> {
+    if body
+        .user_name
+        .as_deref()
+        .is_some_and(|n| n != name.as_str())
+    {
+        return Err(ApiError::BadRequest(
+            "user_name in the body differs from the path".into(),
+        ));
+    }
+    let password = Password::parse(&body.pwd)?;
+    state
+        .login_limiter()
+        .attempt(ip, name.as_str())
+        .map_err(ApiError::TooManyRequests)?;
+    let user = match state.db().user_by_name(name.as_str()).await {
+        Ok(user) => Some(user),
+        Err(DbError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let stored = user.as_ref().map(|u| u.pwd_hash.clone());
+    let (true, Some(user)) = (state.hasher().verify(password, stored).await?, user) else {
+        return Err(ApiError::WrongCredentials);
+    };
+    let session = state.sessions().create(user.id, &user.name).await?;
+    Ok(signed_in(&state, jar, &session))
+}
+
+/// A user's own account information.
+#[utoipa::path(
+    get, path = "/user/{username}", tag = "users",
+    params(UserPath),
+    security(("session_cookie" = []), ("session_header" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 400, description = "Malformed name", body = ErrorBody),
+        (status = 401, description = "No live session", body = ErrorBody),
+        (status = 403, description = "Another user's account", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 500, description = "Server error", body = ErrorBody),
+    )
+)]
+pub async fn user_info(
+    State(state): State<ApiState>,
+    PathParams(UserPath { username: name }): PathParams<UserPath>,
+    SessionUser(session): SessionUser,
+) -> Result<Json<UserView>, ApiError> {
+    if session.user_name != name.as_str() {
+        return match state.db().user_by_name(name.as_str()).await {
+            Ok(_) => Err(ApiError::Forbidden("this is another user's account")),
+            Err(DbError::NotFound) => Err(ApiError::NotFound("user")),
+            Err(e) => Err(e.into()),
+        };
+    }
+    Ok(Json(UserView {
+        id: session.user_id,
+        user_name: session.user_name,
+    }))
+}
+
+/// Log out: ends the session the request carries.
+#[utoipa::path(
+    delete, path = "/user/{username}", tag = "users",
+    params(UserPath),
+    security(("session_cookie" = []), ("session_header" = [])),
+    responses(
+        (status = 204, description = "Logged out; clears the session cookie"),
+        (status = 400, description = "Malformed name", body = ErrorBody),
+        (status = 401, description = "No live session", body = ErrorBody),
+        (status = 403, description = "The session is another user's, or a cross-site request", body = ErrorBody),
+        (status = 500, description = "Server error", body = ErrorBody),
+    )
+)]
+pub async fn logout(
+    State(state): State<ApiState>,
+    PathParams(UserPath { username: name }): PathParams<UserPath>,
+    SessionUser(session): SessionUser,
+    jar: CookieJar,
+) -> Result<(StatusCode, CookieJar), ApiError> {
+    if session.user_name != name.as_str() {
+        return Err(ApiError::Forbidden("this session is another user's"));
+    }
+    state.sessions().remove(&session.id).await?;
+    // Sent even when the session came in a header: the browser may hold the cookie too.
+    let mut expired = session_cookie(&state, &session);
+    expired.make_removal();
+    Ok((StatusCode::NO_CONTENT, jar.add(expired)))
+}

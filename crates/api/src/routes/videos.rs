@@ -1,0 +1,223 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use reel_core::db::{DbError, NewVideo as NewVideoRecord, VideoRecord};
+use reel_core::domain::{VideoName, VideoStatus};
+use reel_core::error_body::ErrorBody;
+use reel_core::ids::{UserId, VideoId};
+use reel_core::signing::UploadGrant;
+
+use super::page_of;
+use crate::error::ApiError;
+use crate::extract::{Json, PathParams, QueryParams, SessionUser, Viewer};
+use crate::state::ApiState;
+use crate::wire::{
+    NewVideo, PageQuery, UserPath, UserVideoPath, VideoList, VideoView, next_cursor,
+};
+
+/// A signed upload URL for the owner of a video that awaits its bytes.
+fn upload_url(state: &ApiState, video: &VideoRecord, viewer: Option<UserId>) -> Option<String> {
+    if video.status != VideoStatus::AwaitingUpload || viewer != Some(video.author_id) {
+        return None;
+    }
+    let ttl_ms = i64::try_from(state.config().upload_token_ttl.as_millis()).unwrap_or(i64::MAX);
+    let token = UploadGrant {
+        video: video.id,
+        user: video.author_id,
+        expires_ms: state.now_ms().saturating_add(ttl_ms),
+    }
+    .sign(&state.config().signing_key);
+    let base = state.config().stream_public_url.trim_end_matches('/');
+    Some(format!("{base}/upload/{}?token={token}", video.id))
+}
+
+fn view(state: &ApiState, video: VideoRecord, viewer: Option<UserId>) -> VideoView {
+    let url = upload_url(state, &video, viewer);
+    VideoView::new(video, url)
+}
+
+/// Whether a reader may see a video: owners see every status, others only `ready`.
+pub(super) fn visible_to(video: &VideoRecord, viewer: Option<UserId>) -> bool {
+    video.status == VideoStatus::Ready || viewer == Some(video.author_id)
+}
+
+/// A user's videos, newest first: all of them for the owner, the ready ones for others.
+#[utoipa::path(
+    get, path = "/user/{username}/videos", tag = "videos",
+    params(UserPath, PageQuery),
+    security((), ("session_cookie" = []), ("session_header" = [])),
+    responses(
+        (status = 200, description = "A page of videos", body = VideoList),
+        (status = 400, description = "Malformed name, cursor or limit", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 500, description = "Server error", body = ErrorBody),
+    )
+)]
+pub async fn list_user_videos(
+    State(state): State<ApiState>,
+    PathParams(UserPath { username: name }): PathParams<UserPath>,
+    QueryParams(query): QueryParams<PageQuery>,
+    Viewer(viewer): Viewer,
+) -> Result<Json<VideoList>, ApiError> {
+    let (cursor, limit) = page_of(query)?;
+    let author = match state.db().user_by_name(name.as_str()).await {
+        Err(DbError::NotFound) => return Err(ApiError::NotFound("user")),
+        other => other?,
+    };
+    let viewer = viewer.map(|s| s.user_id);
+    let owner = viewer == Some(author.id);
+    let page = state
+        .db()
+        .videos_by_author(author.id, !owner, &cursor, limit.get())
+        .await?;
+    let next_cursor = next_cursor(&page);
+    Ok(Json(VideoList {
+        videos: page
+            .items
+            .into_iter()
+            .map(|v| view(&state, v, viewer))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+/// One video of a user.
+#[utoipa::path(
+    get, path = "/user/{username}/videos/{vid}", tag = "videos",
+    params(UserVideoPath),
+    security((), ("session_cookie" = []), ("session_header" = [])),
+    responses(
+        (status = 200, description = "The video; its owner also gets an upload URL while it awaits its upload", body = VideoView),
+        (status = 400, description = "Malformed name or id", body = ErrorBody),
+        (status = 404, description = "No such video for this user, or not visible yet", body = ErrorBody),
+        (status = 500, description = "Server error", body = ErrorBody),
+    )
+)]
+pub async fn get_video(
+    State(state): State<ApiState>,
+    PathParams(UserVideoPath {
+        username: name,
+        vid,
+    }): PathParams<UserVideoPath>,
+    Viewer(viewer): Viewer,
+) -> Result<Json<VideoView>, ApiError> {
+    let viewer = viewer.map(|s| s.user_id);
+    let video = match state.db().video(vid).await {
+        Err(DbError::NotFound) => return Err(ApiError::NotFound("video")),
+        other => other?,
+    };
+    if video.author != name.as_str() || !visible_to(&video, viewer) {
+        return Err(ApiError::NotFound("video"));
+    }
+    Ok(Json(view(&state, video, viewer)))
+}
+
+/// Create a video (its metadata); the answer carries the URL to upload its bytes to.
+#[utoipa::path(
+    post, path = "/user/{username}/videos", tag = "videos",
+    params(UserPath),
+    request_body = NewVideo,
+    security(("session_cookie" = []), ("session_header" = [])),
+    responses(
+        (status = 201, description = "Created, awaiting its upload", body = VideoView),
+        (status = 400, description = "Malformed name or body", body = ErrorBody),
+        (status = 401, description = "No live session", body = ErrorBody),
+        (status = 403, description = "Another user's list, or a cross-site request", body = ErrorBody),
+        (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 500, description = "Server error", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, fields(user = %name), err(level = "debug"))]
+pub async fn create_video(
+    State(state): State<ApiState>,
+    PathParams(UserPath { username: name }): PathParams<UserPath>,
+    SessionUser(session): SessionUser,
+    Json(body): Json<NewVideo>,
+) -> Result<(StatusCode, Json<VideoView>), ApiError> {
+    if session.user_name != name.as_str() {
+        return Err(ApiError::Forbidden(
+            "you can only add videos to your own list",
+        ));
+    }
+    let title = VideoName::parse(&body.name)?;
+    let new = NewVideoRecord {
+        id: VideoId::random(),
+        author_id: session.user_id,
+        name: title.as_str().to_owned(),
+        create_time: state.now_ms(),
+    };
+    state.db().create_video(&new).await?;
+    let video = state.db().video(new.id).await?;
+    tracing::info!(video = %video.id, "video created");
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state, video, Some(session.user_id))),
+    ))
+}
+
+/// Delete a video: gone from every list at once; its files are removed in the background.
+#[utoipa::path(
+    delete, path = "/user/{username}/videos/{vid}", tag = "videos",
+    params(UserVideoPath),
+    security(("session_cookie" = []), ("session_header" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Malformed name or id", body = ErrorBody),
+        (status = 401, description = "No live session", body = ErrorBody),
+        (status = 403, description = "Another user's video, or a cross-site request", body = ErrorBody),
+        (status = 404, description = "No such video of this user", body = ErrorBody),
+        (status = 500, description = "Server error", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(skip_all, fields(user = %name, video = %vid), err(level = "debug"))]
+pub async fn delete_video(
+    State(state): State<ApiState>,
+    PathParams(UserVideoPath {
+        username: name,
+        vid,
+    }): PathParams<UserVideoPath>,
+    SessionUser(session): SessionUser,
+) -> Result<StatusCode, ApiError> {
+    if session.user_name != name.as_str() {
+        return Err(ApiError::Forbidden("you can only delete your own videos"));
+    }
+    let video = match state.db().video(vid).await {
+        Err(DbError::NotFound) => return Err(ApiError::NotFound("video")),
+        other => other?,
+    };
+    if video.author_id != session.user_id {
+        return Err(ApiError::NotFound("video"));
+    }
+    match state.db().delete_video(vid, state.now_ms()).await {
+        Err(DbError::NotFound) => return Err(ApiError::NotFound("video")),
+        other => other?,
+    }
+    tracing::info!("video deleted; its files are queued for removal");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everyone's ready videos, newest first (the home page).
+#[utoipa::path(
+    get, path = "/videos", tag = "videos",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of videos", body = VideoList),
+        (status = 400, description = "Malformed cursor or limit", body = ErrorBody),
+        (status = 500, description = "Server error", body = ErrorBody),
+    )
+)]
+pub async fn recent_videos(
+    State(state): State<ApiState>,
+    QueryParams(query): QueryParams<PageQuery>,
+) -> Result<Json<VideoList>, ApiError> {
+    let (cursor, limit) = page_of(query)?;
+    let page = state.db().recent_ready_videos(&cursor, limit.get()).await?;
+    let next_cursor = next_cursor(&page);
+    Ok(Json(VideoList {
+        videos: page
+            .items
+            .into_iter()
+            .map(|v| VideoView::new(v, None))
+            .collect(),
+        next_cursor,
+    }))
+}

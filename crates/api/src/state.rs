@@ -1,0 +1,126 @@
+use std::sync::Arc;
+
+use anyhow::Context;
+use reel_core::clock::SharedClock;
+use reel_core::db::{Db, DbOptions};
+use reel_core::session::SessionStore;
+
+use crate::config::Config;
+use crate::login_limiter::LoginLimiter;
+use crate::password::Hasher;
+
+/// Everything a handler needs, cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The shared parts.
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The database.
+    db: Db,
+    /// Sessions: cache in front of the database.
+    sessions: SessionStore,
+    /// The time source for sessions and tokens.
+    clock: SharedClock,
+    /// Settings.
+    config: Config,
+    /// Throttles log-in attempts.
+    login_limiter: LoginLimiter,
+    /// argon2id off the async workers.
+    hasher: Hasher,
+}
+
+impl ApiState {
+    /// Connects to the database (running migrations) and the session cache, and warms
+    /// the cache.
+    pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        let mut options = DbOptions::new(&config.database_url);
+        options.max_connections = config.max_db_connections;
+        let db = Db::connect(&options)
+            .await
+            .context("opening the database")?;
+        Self::with_db(config, db, clock).await
+    }
+
+    /// Like [`Self::build`], on a database that is already open.
+    pub async fn with_db(config: Config, db: Db, clock: SharedClock) -> anyhow::Result<Self> {
+        let sessions = SessionStore::new(
+            db.clone(),
+            clock.clone(),
+            config.session_ttl,
+            config.redis_url.as_deref(),
+        )
+        .await
+        .context("connecting to the session cache")?;
+        let warmed = sessions
+            .warm_up()
+            .await
+            .context("warming the session cache")?;
+        tracing::info!(sessions = warmed, "session cache warmed");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                login_limiter: LoginLimiter::new(config.login_attempts_per_minute),
+                hasher: Hasher::new(),
+                db,
+                sessions,
+                clock,
+                config,
+            }),
+        })
+    }
+
+    /// Starts the periodic upkeep (session sweep, limiter trimming) until `shutdown`.
+    pub fn spawn_upkeep(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(state.config().session_sweep_every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tokio::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    _ = ticks.tick() => {
+                        match state.sessions().sweep().await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(purged = n, "expired sessions purged"),
+                            Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+                        }
+                        state.login_limiter().forget_idle();
+                    }
+                }
+            }
+        })
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The session store.
+    pub fn sessions(&self) -> &SessionStore {
+        &self.inner.sessions
+    }
+
+    /// The current time in Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn login_limiter(&self) -> &LoginLimiter {
+        &self.inner.login_limiter
+    }
+
+    pub(crate) fn hasher(&self) -> &Hasher {
+        &self.inner.hasher
+    }
+}

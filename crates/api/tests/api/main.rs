@@ -1,0 +1,11 @@
+//! The API suite: every endpoint's success and listed errors, on SQLite, MariaDB and
+//! PostgreSQL, each test on a fresh database and a server on port 0.
+
+mod helpers;
+
+mod comments;
+mod csrf;
+mod openapi;
+mod sessions;
+mod users;
+mod videos;

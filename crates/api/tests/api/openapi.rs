@@ -1,0 +1,92 @@
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::backend_tests;
+use crate::helpers::TestApp;
+
+backend_tests!(every_route_is_documented_and_served);
+
+/// Every operation of DESIGN.md §2, with a path that reaches its handler.
+const OPERATIONS: &[(&str, &str, &str)] = &[
+    ("post", "/user", "/user"),
+    ("post", "/user/{username}", "/user/alice"),
+    ("get", "/user/{username}", "/user/alice"),
+    ("delete", "/user/{username}", "/user/alice"),
+    ("get", "/user/{username}/videos", "/user/alice/videos"),
+    ("post", "/user/{username}/videos", "/user/alice/videos"),
+    (
+        "get",
+        "/user/{username}/videos/{vid}",
+        "/user/alice/videos/x",
+    ),
+    (
+        "delete",
+        "/user/{username}/videos/{vid}",
+        "/user/alice/videos/x",
+    ),
+    ("get", "/videos", "/videos"),
+    ("get", "/videos/{vid}/comments", "/videos/x/comments"),
+    ("post", "/videos/{vid}/comments", "/videos/x/comments"),
+    (
+        "delete",
+        "/videos/{vid}/comments/{cid}",
+        "/videos/x/comments/y",
+    ),
+];
+
+async fn every_route_is_documented_and_served(app: &TestApp) {
+    let doc: Value = app
+        .request(Method::GET, "/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(
+        documented,
+        OPERATIONS.len(),
+        "documented operations: {paths:?}"
+    );
+    for (method, template, concrete) in OPERATIONS {
+        let op = &doc["paths"][template][method];
+        assert!(op.is_object(), "{method} {template} is not documented");
+        let responses = op["responses"].as_object().unwrap();
+        assert!(
+            responses.contains_key("400"),
+            "{method} {template} documents no 400"
+        );
+        // The route exists: the answer is the handler's, not the fallback's.
+        let res = app
+            .request(method.to_uppercase().parse().unwrap(), concrete)
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(
+            res.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {concrete}"
+        );
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert_ne!(body["error"], "route not found", "{method} {concrete}");
+        let code = res_status_documented(responses, &body);
+        assert!(code, "{method} {concrete}: undocumented answer {body}");
+    }
+    // The document is also the one the library hands out.
+    assert_eq!(serde_json::to_value(reel_api::openapi()).unwrap(), doc);
+}
+
+/// Whether the error code in `body` maps to a status the operation documents.
+fn res_status_documented(responses: &serde_json::Map<String, Value>, body: &Value) -> bool {
+    let status = match body["code"].as_str() {
+        Some("bad_request") => "400",
+        Some("unauthorized") | Some("wrong_credentials") => "401",
+        Some("not_found") => "404",
+        Some(_) => return false,
+        None => return true,
+    };
+    responses.contains_key(status)
+}

@@ -1,0 +1,109 @@
+use reel_core::ids::SessionId;
+use reqwest::{Method, StatusCode};
+
+use crate::backend_tests;
+use crate::helpers::{TestApp, assert_error};
+
+backend_tests!(
+    sessions_expire_after_the_ttl,
+    active_sessions_are_renewed_without_a_write_per_request,
+    the_sweep_purges_expired_sessions,
+    a_cache_miss_falls_back_to_the_database,
+    a_new_node_warms_its_cache_from_the_database,
+);
+
+const MINUTE: i64 = 60_000;
+
+async fn status(app: &TestApp, sid: &str) -> StatusCode {
+    app.as_user(Method::GET, "/user/alice", sid)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn stored_expiry(app: &TestApp, sid: &str) -> Option<i64> {
+    app.db()
+        .session(&SessionId::parse(sid).unwrap())
+        .await
+        .ok()
+        .map(|s| s.expires_ms)
+}
+
+async fn sessions_expire_after_the_ttl(app: &TestApp) {
+    let sid = app.signup("alice").await;
+    assert_eq!(status(app, &sid).await, StatusCode::OK);
+    app.clock.advance(31 * MINUTE);
+    let res = app
+        .as_user(Method::GET, "/user/alice", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    // Refused for good, and gone from the database.
+    assert_eq!(stored_expiry(app, &sid).await, None);
+    app.clock.advance(-31 * MINUTE);
+    assert_eq!(status(app, &sid).await, StatusCode::UNAUTHORIZED);
+}
+
+async fn active_sessions_are_renewed_without_a_write_per_request(app: &TestApp) {
+    let sid = app.signup("alice").await;
+    let created = stored_expiry(app, &sid).await.unwrap();
+    // Early in its life a session is used without touching the database.
+    app.clock.advance(5 * MINUTE);
+    assert_eq!(status(app, &sid).await, StatusCode::OK);
+    assert_eq!(stored_expiry(app, &sid).await, Some(created));
+    // Past half its life, use renews it, in the database too.
+    app.clock.advance(15 * MINUTE);
+    assert_eq!(status(app, &sid).await, StatusCode::OK);
+    let renewed = stored_expiry(app, &sid).await.unwrap();
+    assert_eq!(renewed, created + 20 * MINUTE);
+    // 40 minutes after log-in, past the original expiry, it still works.
+    app.clock.advance(20 * MINUTE);
+    assert_eq!(status(app, &sid).await, StatusCode::OK);
+}
+
+async fn the_sweep_purges_expired_sessions(app: &TestApp) {
+    let old = app.signup("alice").await;
+    app.clock.advance(20 * MINUTE);
+    let fresh = app.signup("bob").await;
+    app.clock.advance(11 * MINUTE);
+    let purged = app.state.sessions().sweep().await.unwrap();
+    assert_eq!(purged, 1);
+    assert_eq!(stored_expiry(app, &old).await, None);
+    assert!(stored_expiry(app, &fresh).await.is_some());
+}
+
+async fn a_cache_miss_falls_back_to_the_database(app: &TestApp) {
+    let sid = app.signup("alice").await;
+    let record = app
+        .db()
+        .session(&SessionId::parse(&sid).unwrap())
+        .await
+        .unwrap();
+    // A session written by another node straight to the database.
+    let mut other = record.clone();
+    other.id = SessionId::random();
+    app.db().insert_session(&other).await.unwrap();
+    assert_eq!(status(app, other.id.expose()).await, StatusCode::OK);
+}
+
+async fn a_new_node_warms_its_cache_from_the_database(app: &TestApp) {
+    let sid = app.signup("alice").await;
+    let id = SessionId::parse(&sid).unwrap();
+    // A second node on the same database, started after the log-in.
+    let config = app.state.config().clone();
+    let node = reel_api::ApiState::with_db(config, app.db().clone(), app.clock.clone())
+        .await
+        .unwrap();
+    // With the row gone, only a warmed cache can still know the session.
+    app.db().delete_session(&id).await.unwrap();
+    let found = node.sessions().lookup(&id).await.unwrap();
+    assert_eq!(found.map(|s| s.user_name), Some("alice".to_owned()));
+    // A node started now finds nothing to warm.
+    let config = app.state.config().clone();
+    let late = reel_api::ApiState::with_db(config, app.db().clone(), app.clock.clone())
+        .await
+        .unwrap();
+    assert!(late.sessions().lookup(&id).await.unwrap().is_none());
+}

@@ -1,0 +1,72 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// A source of the current time in Unix milliseconds.
+pub trait Clock: Send + Sync + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+/// A shared clock handle, cheap to clone into every service state.
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The real wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        let now = time::OffsetDateTime::now_utc();
+        i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+    }
+}
+
+/// A clock that moves only when told to: used by tests of expiry and timers.
+#[derive(Debug)]
+pub struct ManualClock {
+    /// Current time in Unix milliseconds.
+    now: AtomicI64,
+}
+
+impl ManualClock {
+    /// A clock stopped at `start_ms`.
+    pub fn new(start_ms: i64) -> Self {
+        Self {
+            now: AtomicI64::new(start_ms),
+        }
+    }
+
+    /// Moves the clock forward by `ms` milliseconds.
+    pub fn advance(&self, ms: i64) {
+        self.now.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.now.load(Ordering::SeqCst)
+    }
+}
+
+/// The system clock as a shared handle.
+pub fn system() -> SharedClock {
+    Arc::new(SystemClock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_moves_only_when_advanced() {
+        let clock = ManualClock::new(1_000);
+        assert_eq!(clock.now_ms(), 1_000);
+        clock.advance(250);
+        assert_eq!(clock.now_ms(), 1_250);
+    }
+
+    #[test]
+    fn system_clock_is_after_2024() {
+        assert!(SystemClock.now_ms() > 1_704_067_200_000);
+    }
+}

@@ -1,0 +1,238 @@
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::users::parse_id;
+use super::{Db, DbError, Page, PageCursor};
+use crate::domain::VideoStatus;
+use crate::ids::{UserId, VideoId};
+
+/// A stored video with its author's name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoRecord {
+    /// The video's id.
+    pub id: VideoId,
+    /// The owner's id.
+    pub author_id: UserId,
+    /// The owner's login name.
+    pub author: String,
+    /// The title.
+    pub name: String,
+    /// Creation time as shown to people.
+    pub display_ctime: String,
+    /// Creation time in Unix milliseconds (the sort key).
+    pub create_time: i64,
+    /// Where the video is in its life.
+    pub status: VideoStatus,
+    /// Size of the stored file in bytes, once uploaded.
+    pub size: Option<i64>,
+    /// Length in milliseconds, once probed.
+    pub duration_ms: Option<i64>,
+    /// Frame width in pixels, once probed.
+    pub width: Option<i64>,
+    /// Frame height in pixels, once probed.
+    pub height: Option<i64>,
+    /// Processing progress in percent, while processing.
+    pub progress: Option<i64>,
+    /// Why processing failed, when it did.
+    pub failure: Option<String>,
+}
+
+/// What creating a video needs.
+#[derive(Debug, Clone)]
+pub struct NewVideo {
+    /// The new video's id.
+    pub id: VideoId,
+    /// The owner.
+    pub author_id: UserId,
+    /// The title.
+    pub name: String,
+    /// Creation time in Unix milliseconds.
+    pub create_time: i64,
+}
+
+macro_rules! video_select {
+    () => {
+        "SELECT v.id, v.author_id, u.login_name, v.name, v.display_ctime, v.create_time, \
+         v.status, v.size, v.duration_ms, v.width, v.height, v.progress, v.failure \
+         FROM video_info v JOIN users u ON u.id = v.author_id "
+    };
+}
+
+impl VideoRecord {
+    fn from_row(row: &AnyRow) -> Result<Self, DbError> {
+        let status: String = row.try_get("status")?;
+        Ok(Self {
+            id: parse_id(row.try_get("id")?)?,
+            author_id: parse_id(row.try_get("author_id")?)?,
+            author: row.try_get("login_name")?,
+            name: row.try_get("name")?,
+            display_ctime: row.try_get("display_ctime")?,
+            create_time: row.try_get("create_time")?,
+            status: VideoStatus::parse(&status)
+                .ok_or_else(|| DbError::Corrupt(format!("bad status {status:?}")))?,
+            size: row.try_get("size")?,
+            duration_ms: row.try_get("duration_ms")?,
+            width: row.try_get("width")?,
+            height: row.try_get("height")?,
+            progress: row.try_get("progress")?,
+            failure: row.try_get("failure")?,
+        })
+    }
+
+    /// The keyset position of this video in a listing.
+    pub fn cursor(&self) -> PageCursor {
+        PageCursor {
+            time_ms: self.create_time,
+            id: self.id.to_string(),
+        }
+    }
+}
+
+/// The time as people read it, in the seed's layout ("Jan 02 2006, 15:04:05", UTC).
+fn display_time(ms: i64) -> String {
+    let format = time::macros::format_description!(
+        "[month repr:short] [day] [year], [hour]:[minute]:[second]"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_default()
+}
+
+fn rows_to_page(rows: Vec<AnyRow>, limit: u32) -> Result<Page<VideoRecord>, DbError> {
+    let videos = rows
+        .iter()
+        .map(VideoRecord::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(videos, limit, VideoRecord::cursor))
+}
+
+impl Db {
+    /// Stores a new video awaiting its upload.
+    pub async fn create_video(&self, new: &NewVideo) -> Result<(), DbError> {
+        sqlx::query(self.sql(
+            "INSERT INTO video_info (id, author_id, name, display_ctime, create_time, status) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        ))
+        .bind(new.id.to_string())
+        .bind(new.author_id.to_string())
+        .bind(&new.name)
+        .bind(display_time(new.create_time))
+        .bind(new.create_time)
+        .bind(VideoStatus::AwaitingUpload.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// One video by id.
+    pub async fn video(&self, id: VideoId) -> Result<VideoRecord, DbError> {
+        let row = sqlx::query(self.sql(concat!(video_select!(), "WHERE v.id = ?")))
+            .bind(id.to_string())
+            .fetch_one(self.pool())
+            .await?;
+        VideoRecord::from_row(&row)
+    }
+
+    /// A user's videos, newest first: all of them, or only the ready ones.
+    pub async fn videos_by_author(
+        &self,
+        author: UserId,
+        only_ready: bool,
+        after: &PageCursor,
+        limit: u32,
+    ) -> Result<Page<VideoRecord>, DbError> {
+        let query = if only_ready {
+            concat!(
+                video_select!(),
+                "WHERE v.author_id = ? AND v.status = 'ready' AND (v.create_time, v.id) < (?, ?) \
+                 ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
+            )
+        } else {
+            concat!(
+                video_select!(),
+                "WHERE v.author_id = ? AND (v.create_time, v.id) < (?, ?) \
+                 ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
+            )
+        };
+        let rows = sqlx::query(self.sql(query))
+            .bind(author.to_string())
+            .bind(after.time_ms)
+            .bind(&after.id)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(self.pool())
+            .await?;
+        rows_to_page(rows, limit)
+    }
+
+    /// Everyone's ready videos, newest first (the home page).
+    pub async fn recent_ready_videos(
+        &self,
+        after: &PageCursor,
+        limit: u32,
+    ) -> Result<Page<VideoRecord>, DbError> {
+        let rows = sqlx::query(self.sql(concat!(
+            video_select!(),
+            "WHERE v.status = 'ready' AND (v.create_time, v.id) < (?, ?) \
+             ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
+        )))
+        .bind(after.time_ms)
+        .bind(&after.id)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(self.pool())
+        .await?;
+        rows_to_page(rows, limit)
+    }
+
+    /// Removes a video and its comments from every listing and, in the same transaction,
+    /// queues the removal of its files (`video_del_rec`), so nothing is lost if the
+    /// scheduler is down.
+    pub async fn delete_video(&self, id: VideoId, now_ms: i64) -> Result<(), DbError> {
+        let id = id.to_string();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(self.sql("DELETE FROM comments WHERE video_id = ?"))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query(self.sql("DELETE FROM video_info WHERE id = ?"))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(DbError::NotFound);
+        }
+        sqlx::query(self.sql("INSERT INTO video_del_rec (video_id, create_time) VALUES (?, ?)"))
+            .bind(&id)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ids of videos whose files await removal, oldest first.
+    pub async fn pending_deletions(&self, limit: u32) -> Result<Vec<VideoId>, DbError> {
+        let rows = sqlx::query(
+            self.sql("SELECT video_id FROM video_del_rec ORDER BY create_time, video_id LIMIT ?"),
+        )
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| parse_id(r.try_get("video_id")?))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn display_time_uses_the_seed_layout() {
+        assert_eq!(super::display_time(0), "Jan 01 1970, 00:00:00");
+        assert_eq!(
+            super::display_time(1_764_118_793_000),
+            "Nov 26 2025, 00:59:53"
+        );
+    }
+}

@@ -1,0 +1,23 @@
+#![forbid(unsafe_code)]
+//! The shared core of reel: what the api, stream, scheduler and web services have in common.
+
+/// Wall-clock time behind a trait, so expiry logic can be tested with a controlled clock.
+pub mod clock;
+/// The database layer: one repository over SQLite, MySQL/MariaDB and PostgreSQL.
+pub mod db;
+/// Validated domain values: user names, passwords, video names, comments, statuses.
+pub mod domain;
+/// The JSON error body every service answers with.
+pub mod error_body;
+/// HTTP plumbing every service shares: request ids, access logs, metrics, health.
+pub mod http;
+/// Typed identifiers (users, videos, comments, sessions) that validate on parse.
+pub mod ids;
+/// Secrets that never show in `Debug` output or logs.
+pub mod secret;
+/// Sessions: a write-through cache (in-process or Redis) in front of the database.
+pub mod session;
+/// HMAC-signed tokens: upload tokens for the stream server and service-to-service auth.
+pub mod signing;
+/// Where video bytes live: local disk or any S3-compatible object store.
+pub mod storage;

@@ -1,0 +1,223 @@
+//! The seed's "important point": sessions live in a cache in front of the database,
+//! written through on create, renew and delete; a lookup tries the cache, then the
+//! database; the cache is warmed from the database at start; expired sessions are
+//! refused and purged by a periodic sweep.
+//!
+//! One node uses an in-process cache (moka). Several nodes share Redis, so a log-in or
+//! log-out made on one is seen by all at once; they then keep no local copy at all.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+
+use crate::clock::SharedClock;
+use crate::db::{Db, DbError, SessionRecord};
+use crate::ids::{SessionId, UserId};
+
+/// How long a session lives without use unless configured otherwise.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(30 * 60);
+
+/// Every Redis key of a session starts with this.
+const REDIS_PREFIX: &str = "reel:session:";
+
+/// At most this many sessions are loaded into the cache at start.
+const WARM_UP_LIMIT: u32 = 100_000;
+
+/// A session failure.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The shared cache failed where the database alone cannot stand in for it.
+    #[error("session cache: {0}")]
+    Cache(#[from] redis::RedisError),
+}
+
+/// Where sessions are cached.
+#[derive(Clone)]
+enum SessionCache {
+    /// In this process, for a single node.
+    Local(moka::future::Cache<SessionId, SessionRecord>),
+    /// In Redis, shared by every node.
+    Redis(redis::aio::ConnectionManager),
+}
+
+/// Sessions: create, look up, renew, remove, sweep.
+#[derive(Clone)]
+pub struct SessionStore {
+    /// The source of truth.
+    db: Db,
+    /// The fast path in front of it.
+    cache: SessionCache,
+    /// The time used for expiry decisions.
+    clock: SharedClock,
+    /// How long a session lives without use, in milliseconds.
+    ttl_ms: i64,
+}
+
+impl SessionStore {
+    /// A store with an in-process cache, or with Redis at `redis_url`.
+    pub async fn new(
+        db: Db,
+        clock: SharedClock,
+        ttl: Duration,
+        redis_url: Option<&str>,
+    ) -> Result<Self, SessionError> {
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        let cache = match redis_url {
+            Some(url) => {
+                let client = redis::Client::open(url)?;
+                SessionCache::Redis(redis::aio::ConnectionManager::new(client).await?)
+            }
+            None => SessionCache::Local(
+                moka::future::Cache::builder()
+                    .max_capacity(1_000_000)
+                    .time_to_idle(ttl)
+                    .support_invalidation_closures()
+                    .build(),
+            ),
+        };
+        Ok(Self {
+            db,
+            cache,
+            clock,
+            ttl_ms,
+        })
+    }
+
+    /// How long a session lives without use.
+    pub fn ttl(&self) -> Duration {
+        Duration::from_millis(self.ttl_ms as u64)
+    }
+
+    /// Starts a session for a user: written to the database, then to the cache.
+    pub async fn create(
+        &self,
+        user_id: UserId,
+        user_name: &str,
+    ) -> Result<SessionRecord, SessionError> {
+        let session = SessionRecord {
+            id: SessionId::random(),
+            user_id,
+            user_name: user_name.to_owned(),
+            expires_ms: self.clock.now_ms() + self.ttl_ms,
+        };
+        self.db.insert_session(&session).await?;
+        self.cache_put(&session).await;
+        Ok(session)
+    }
+
+    /// The live session with this id, if any. A session past half its life is renewed,
+    /// so an active user stays logged in while the database is written at most twice
+    /// per TTL, not on every request.
+    pub async fn lookup(&self, id: &SessionId) -> Result<Option<SessionRecord>, SessionError> {
+        let now = self.clock.now_ms();
+        let mut session = match self.cache_get(id).await {
+            Some(s) => s,
+            None => match self.db.session(id).await {
+                Ok(s) => s,
+                Err(DbError::NotFound) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        if session.expires_ms <= now {
+            self.cache_remove(id).await?;
+            self.db.delete_session(id).await?;
+            return Ok(None);
+        }
+        if session.expires_ms - now < self.ttl_ms / 2 {
+            session.expires_ms = now + self.ttl_ms;
+            self.db.renew_session(id, session.expires_ms).await?;
+        }
+        self.cache_put(&session).await;
+        Ok(Some(session))
+    }
+
+    /// Ends a session everywhere. The cache entry goes first: once this returns, no node
+    /// accepts the session any more.
+    pub async fn remove(&self, id: &SessionId) -> Result<(), SessionError> {
+        self.cache_remove(id).await?;
+        self.db.delete_session(id).await?;
+        Ok(())
+    }
+
+    /// Loads the live sessions from the database into the cache; returns how many.
+    pub async fn warm_up(&self) -> Result<usize, SessionError> {
+        let sessions = self
+            .db
+            .live_sessions(self.clock.now_ms(), WARM_UP_LIMIT)
+            .await?;
+        for s in &sessions {
+            self.cache_put(s).await;
+        }
+        Ok(sessions.len())
+    }
+
+    /// Purges expired sessions from the database and the local cache; returns how many
+    /// rows went. Redis expires its keys itself.
+    pub async fn sweep(&self) -> Result<u64, SessionError> {
+        let now = self.clock.now_ms();
+        if let SessionCache::Local(cache) = &self.cache {
+            // Only fails when invalidation closures are disabled, which `new` enables.
+            let _ = cache.invalidate_entries_if(move |_, s| s.expires_ms <= now);
+        }
+        Ok(self.db.delete_expired_sessions(now).await?)
+    }
+
+    fn redis_key(&self, id: &SessionId) -> String {
+        format!("{REDIS_PREFIX}{}", id.expose())
+    }
+
+    async fn cache_get(&self, id: &SessionId) -> Option<SessionRecord> {
+        match &self.cache {
+            SessionCache::Local(cache) => cache.get(id).await,
+            SessionCache::Redis(conn) => {
+                let mut conn = conn.clone();
+                match conn.get::<_, Option<String>>(self.redis_key(id)).await {
+                    Ok(Some(json)) => serde_json::from_str(&json).ok(),
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "session cache read failed; using the database");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// A failed cache write is logged, not fatal: the database still holds the session
+    /// and a later lookup falls back to it.
+    async fn cache_put(&self, s: &SessionRecord) {
+        match &self.cache {
+            SessionCache::Local(cache) => cache.insert(s.id.clone(), s.clone()).await,
+            SessionCache::Redis(conn) => {
+                let remaining = s.expires_ms - self.clock.now_ms();
+                if remaining <= 0 {
+                    return;
+                }
+                let json = serde_json::to_string(s).expect("a session serializes");
+                let mut conn = conn.clone();
+                if let Err(e) = conn
+                    .pset_ex::<_, _, ()>(self.redis_key(&s.id), json, remaining as u64)
+                    .await
+                {
+                    tracing::warn!(error = %e, "session cache write failed");
+                }
+            }
+        }
+    }
+
+    /// A failed removal from Redis is an error: another node would still accept the
+    /// session.
+    async fn cache_remove(&self, id: &SessionId) -> Result<(), SessionError> {
+        match &self.cache {
+            SessionCache::Local(cache) => cache.invalidate(id).await,
+            SessionCache::Redis(conn) => {
+                let mut conn = conn.clone();
+                conn.del::<_, ()>(self.redis_key(id)).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,163 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// reel: a self-hosted video-on-demand server.
+///
+/// `reel serve` runs the whole site in one process on SQLite and ./data; the other
+/// commands run one service each, to scale out. Every flag can also be set with the
+/// `REEL_*` variable shown next to it.
+#[derive(Debug, Parser)]
+#[command(name = "reel", version, propagate_version = true)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log line format.
+    #[arg(long, env = "REEL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole site in one process (default: SQLite and files under ./data, on
+    /// http://127.0.0.1:8080, the API under /api).
+    Serve(ServeArgs),
+    /// Run the API service alone (default :8000), at the root paths.
+    Api(ApiArgs),
+    /// Bring the database schema up to date, then exit.
+    Migrate(DbArgs),
+}
+
+/// Where data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Directory for the SQLite database, stored videos and the generated signing key.
+    #[arg(long, env = "REEL_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Database URL: sqlite://…, mysql://… (or mariadb://…), postgres://…
+    /// [default: SQLite at <data-dir>/reel.db]
+    #[arg(long, env = "REEL_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DbArgs {
+    /// The database URL, SQLite in the data dir unless given.
+    pub fn database_url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.database_url {
+            return Ok(url.clone());
+        }
+        std::fs::create_dir_all(&self.data_dir).map_err(|e| {
+            anyhow::anyhow!("cannot create data dir {}: {e}", self.data_dir.display())
+        })?;
+        Ok(reel_core::db::sqlite_url(&self.data_dir))
+    }
+}
+
+/// Options shared by the services.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Where data lives.
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Key that signs upload tokens and calls between services (base64url, ≥ 32 bytes);
+    /// every service of a site needs the same one [default: generated into
+    /// <data-dir>/signing.key]
+    #[arg(long, env = "REEL_SIGNING_KEY", hide_env_values = true)]
+    pub signing_key: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics.
+    #[arg(long, env = "REEL_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// Options of the API service.
+#[derive(Debug, Clone, Args)]
+pub struct ApiOptions {
+    /// Redis for sessions shared by several API nodes (redis://host:6379) [default:
+    /// sessions cached in process]
+    #[arg(long, env = "REEL_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// How long a session lives without use (e.g. 30m, 12h).
+    #[arg(long, env = "REEL_SESSION_TTL", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub session_ttl: Duration,
+    /// Mark the session cookie Secure (when the site is served over HTTPS).
+    #[arg(long, env = "REEL_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+    /// Log-in attempts allowed per minute for one client address and user name.
+    #[arg(long, env = "REEL_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
+    pub login_attempts_per_minute: u32,
+    /// Take the client address from X-Forwarded-For (only behind a proxy you run).
+    #[arg(long, env = "REEL_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+    /// Other origins allowed to send cookie-authenticated writes (comma-separated).
+    #[arg(long, env = "REEL_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// How long an upload URL stays valid (e.g. 6h).
+    #[arg(long, env = "REEL_UPLOAD_TOKEN_TTL", default_value = "6h", value_parser = humantime::parse_duration)]
+    pub upload_token_ttl: Duration,
+}
+
+/// `reel serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Options shared by the services.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// API options.
+    #[command(flatten)]
+    pub api: ApiOptions,
+}
+
+/// `reel api`.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Address to listen on.
+    #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    /// Options shared by the services.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// API options.
+    #[command(flatten)]
+    pub api: ApiOptions,
+    /// Public URL of the stream server, put in front of upload URLs (e.g.
+    /// https://media.example.com) [default: same origin]
+    #[arg(long, env = "REEL_STREAM_PUBLIC_URL", default_value = "")]
+    pub stream_public_url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_needs_no_options() {
+        let cli = Cli::try_parse_from(["reel", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(args.api.session_ttl, Duration::from_secs(1800));
+    }
+}

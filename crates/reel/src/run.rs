@@ -1,0 +1,137 @@
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::Router;
+use reel_core::clock;
+use reel_core::signing::SigningKey;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{ApiArgs, ApiOptions, Command, CommonArgs, DbArgs, ServeArgs};
+use crate::observability;
+
+/// Runs one command to its end.
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Api(args) => api(args).await,
+        Command::Migrate(args) => migrate(args).await,
+    }
+}
+
+/// A token cancelled on Ctrl-C or SIGTERM, so every server stops gracefully.
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term => {},
+        }
+        tracing::info!("shutting down");
+        cancel.cancel();
+    });
+    token
+}
+
+fn signing_key(common: &CommonArgs) -> anyhow::Result<SigningKey> {
+    match &common.signing_key {
+        Some(text) => SigningKey::from_base64(text).context("REEL_SIGNING_KEY"),
+        None => SigningKey::load_or_generate(&common.db.data_dir).context("the signing key"),
+    }
+}
+
+fn api_config(
+    common: &CommonArgs,
+    options: &ApiOptions,
+    stream_public_url: String,
+) -> anyhow::Result<reel_api::Config> {
+    let mut config = reel_api::Config::new(common.db.database_url()?, signing_key(common)?);
+    config.redis_url = options.redis_url.clone();
+    config.session_ttl = options.session_ttl;
+    config.secure_cookies = options.secure_cookies;
+    config.login_attempts_per_minute = options.login_attempts_per_minute;
+    config.trust_forwarded_for = options.trust_forwarded_for;
+    config.allowed_origins = options.allowed_origins.clone();
+    config.upload_token_ttl = options.upload_token_ttl;
+    config.stream_public_url = stream_public_url;
+    Ok(config)
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+async fn start_metrics(common: &CommonArgs, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    if let Some(addr) = common.metrics_listen {
+        observability::serve_metrics(addr, shutdown.clone()).await?;
+    }
+    Ok(())
+}
+
+/// `reel serve`: every service in one process on one origin.
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
+    start_metrics(&args.common, &shutdown).await?;
+    let config = api_config(&args.common, &args.api, String::new())?;
+    let api = reel_api::ApiState::build(config, clock::system()).await?;
+    let upkeep = api.spawn_upkeep(shutdown.clone().cancelled_owned());
+    let app = Router::new()
+        .nest("/api", reel_api::router(api.clone()))
+        .merge(reel_api::health_router(api));
+    let app = reel_core::http::observe(app, "serve");
+    let listener = bind(args.listen).await?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        data_dir = %args.common.db.data_dir.display(),
+        "reel is serving"
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .await?;
+    shutdown.cancel();
+    upkeep.await?;
+    Ok(())
+}
+
+/// `reel api`: the API alone at the root paths.
+async fn api(args: ApiArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
+    start_metrics(&args.common, &shutdown).await?;
+    let config = api_config(&args.common, &args.api, args.stream_public_url.clone())?;
+    let state = reel_api::ApiState::build(config, clock::system()).await?;
+    let upkeep = state.spawn_upkeep(shutdown.clone().cancelled_owned());
+    let listener = bind(args.listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, "api is serving");
+    reel_api::serve(listener, state, shutdown.clone().cancelled_owned()).await?;
+    shutdown.cancel();
+    upkeep.await?;
+    Ok(())
+}
+
+/// `reel migrate`.
+async fn migrate(args: DbArgs) -> anyhow::Result<()> {
+    let url = args.database_url()?;
+    let db = reel_core::db::Db::connect(&reel_core::db::DbOptions::new(url))
+        .await
+        .context("migrating the database")?;
+    db.close().await;
+    println!("database schema is up to date");
+    Ok(())
+}

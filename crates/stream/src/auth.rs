@@ -1,0 +1,56 @@
+//! Who may upload: the signed upload token the API put in `upload_url`, checked without
+//! a database before a byte of the body is read.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use reel_core::ids::VideoId;
+use reel_core::signing::UploadGrant;
+
+use crate::StreamState;
+use crate::error::StreamError;
+
+/// An upload request whose token grants the video in its path.
+#[derive(Debug, Clone)]
+pub struct UploadAuth {
+    /// The video being uploaded.
+    pub video: VideoId,
+    /// The token when it came in the query string, so that tus `Location`s can carry it
+    /// on for clients that only keep URLs.
+    pub query_token: Option<String>,
+}
+
+impl FromRequestParts<StreamState> for UploadAuth {
+    type Rejection = StreamError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &StreamState,
+    ) -> Result<Self, StreamError> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| StreamError::BadId)?;
+        let video = params
+            .get("vid")
+            .and_then(|v| VideoId::parse(v).ok())
+            .ok_or(StreamError::BadId)?;
+        let query_token = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|Query(mut q)| q.remove("token"));
+        let header_token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_owned());
+        let token = query_token
+            .as_deref()
+            .or(header_token.as_deref())
+            .ok_or(StreamError::MissingToken)?;
+        UploadGrant::verify(token, state.signing_key(), video, state.now_ms())
+            .map_err(StreamError::Token)?;
+        Ok(Self { video, query_token })
+    }
+}

@@ -1,0 +1,190 @@
+#![forbid(unsafe_code)]
+//! reel's stream server: plays videos with seeking, takes streaming and resumable (tus)
+//! uploads, and caps concurrent connections. It holds no database and no sessions:
+//! uploads are authorised by the token the API signed, and the bytes live in storage.
+//!
+//! Routes ([`router`]):
+//! - `GET|HEAD /videos/{vid}`, `/videos/{vid}/poster.jpg`, `/videos/{vid}/hls/{*path}`
+//! - `POST /upload/{vid}` (multipart, field `file`), `PUT /upload/{vid}` (raw body)
+//! - tus 1.0.0: `OPTIONS|POST /upload/{vid}/tus`, `OPTIONS|HEAD|PATCH|DELETE /upload/{vid}/tus/{id}`
+
+/// The upload token extractor.
+pub mod auth;
+/// Conditional request evaluation (`If-*` headers).
+pub mod conditional;
+/// The stream server's settings.
+pub mod config;
+/// Errors and their HTTP answers.
+pub mod error;
+/// The connection limiter.
+pub mod limiter;
+/// The scheduler notice: notifier interface, HTTP intake, durable outbox.
+pub mod notifier;
+/// Playback handlers.
+pub mod playback;
+/// `Range` header parsing.
+pub mod range;
+/// Container detection from magic bytes.
+pub mod sniff;
+/// tus 1.0 resumable uploads.
+pub mod tus;
+/// Plain uploads and the size/sniff gate every upload streams through.
+pub mod upload;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderValue;
+use axum::routing::{get, head, post};
+use axum::serve::ListenerExt;
+use reel_core::clock::SharedClock;
+use reel_core::signing::SigningKey;
+use reel_core::storage::Storage;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+pub use config::Config;
+pub use notifier::{Backoff, HttpIntake, LogOnly, NotifyError, UploadNotifier};
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct StreamState {
+    /// The shared parts.
+    inner: Arc<Inner>,
+}
+
+/// The shared parts of [`StreamState`].
+struct Inner {
+    /// Where videos live.
+    storage: Storage,
+    /// The connection limiter.
+    limiter: limiter::Limiter,
+    /// Verifies upload tokens.
+    signing_key: SigningKey,
+    /// Time for token expiry.
+    clock: SharedClock,
+    /// The upload size limit.
+    max_upload_bytes: u64,
+    /// Delivers "process this upload" to the scheduler.
+    outbox: notifier::Outbox,
+    /// Serialises requests to one resumable upload.
+    tus_locks: tus::UploadLocks,
+    /// Sniffed container types by entity tag.
+    content_types: playback::TypeCache,
+}
+
+impl StreamState {
+    /// The storage handle.
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
+    }
+
+    /// The connection limiter.
+    pub fn limiter(&self) -> &limiter::Limiter {
+        &self.inner.limiter
+    }
+
+    /// The upload size limit in bytes.
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.inner.max_upload_bytes
+    }
+
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.inner.signing_key
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    pub(crate) fn outbox(&self) -> &notifier::Outbox {
+        &self.inner.outbox
+    }
+
+    pub(crate) fn tus_locks(&self) -> &tus::UploadLocks {
+        &self.inner.tus_locks
+    }
+
+    pub(crate) fn content_types(&self) -> &playback::TypeCache {
+        &self.inner.content_types
+    }
+}
+
+/// Opens storage and builds the state. `notifier` tells the scheduler about finished
+/// uploads; `None` means the HTTP intake at `config.scheduler_url`, or a log line when
+/// there is none. Notices a previous run left undelivered are sent again.
+pub async fn build_state(
+    config: &Config,
+    notifier: Option<Arc<dyn UploadNotifier>>,
+) -> anyhow::Result<StreamState> {
+    let storage = Storage::open(&config.storage).await?;
+    let notifier = notifier.unwrap_or_else(|| match &config.scheduler_url {
+        Some(url) => Arc::new(HttpIntake::new(
+            url,
+            config.signing_key.clone(),
+            config.clock.clone(),
+        )),
+        None => Arc::new(LogOnly),
+    });
+    let outbox = notifier::Outbox::new(storage.clone(), notifier, config.notify_backoff);
+    let resumed = outbox.resume_pending().await?;
+    tracing::info!(storage = %storage.describe(), resumed, "stream server ready");
+    Ok(StreamState {
+        inner: Arc::new(Inner {
+            storage,
+            limiter: limiter::Limiter::new(config.max_connections, config.retry_after_secs),
+            signing_key: config.signing_key.clone(),
+            clock: config.clock.clone(),
+            max_upload_bytes: config.max_upload_bytes,
+            outbox,
+            tus_locks: tus::UploadLocks::default(),
+            content_types: playback::TypeCache::default(),
+        }),
+    })
+}
+
+/// The stream server's routes, ready to serve alone or to be merged into `reel serve`.
+pub fn router(state: StreamState) -> Router {
+    let tus_routes = Router::new()
+        .route("/upload/{vid}/tus", post(tus::create).options(tus::options))
+        .route(
+            "/upload/{vid}/tus/{upload}",
+            head(tus::status)
+                .patch(tus::append)
+                .delete(tus::terminate)
+                .options(tus::options),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            axum::http::HeaderName::from_static("tus-resumable"),
+            HeaderValue::from_static(tus::TUS_VERSION),
+        ));
+    Router::new()
+        .route("/videos/{vid}", get(playback::video))
+        .route("/videos/{vid}/poster.jpg", get(playback::poster))
+        .route("/videos/{vid}/hls/{*path}", get(playback::hls))
+        .route("/upload/{vid}", post(upload::multipart).put(upload::raw))
+        .merge(tus_routes)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.limiter().clone(),
+            limiter::limit,
+        ))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// Serves the stream routes on `listener` until `shutdown` resolves, then lets the
+/// requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: StreamState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        // Small responses (304s, 416s, tus answers) must not wait for Nagle.
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,207 @@
+//! Playback: `GET`/`HEAD /videos/{vid}` (the scheduler's `playable.mp4` when it exists,
+//! else the original), its poster and HLS renditions, with ranges, validators and
+//! conditional requests as RFC 9110 describes them.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::TryStreamExt;
+use reel_core::error_body::ErrorBody;
+use reel_core::ids::VideoId;
+use reel_core::storage::{ObjectInfo, keys};
+
+use crate::StreamState;
+use crate::conditional::{self, Outcome};
+use crate::error::StreamError;
+use crate::range::{self, RangeRequest};
+use crate::sniff::{self, SNIFF_LEN};
+
+/// Shared caches may keep the bytes for an hour: long enough to offload playback to a
+/// CDN, short enough that the switch to `playable.mp4` after processing, or a
+/// deletion, shows within the hour (revalidation by `ETag` is cheap meanwhile).
+const CACHE_CONTROL: &str = "public, max-age=3600";
+/// The type cache is cleared when it grows past this many entries.
+const TYPE_CACHE_MAX: usize = 8192;
+
+/// Container types already sniffed, by entity tag, so that a playback request costs
+/// no extra read (and, on S3, no extra round trip) once a video has been seen.
+#[derive(Default)]
+pub struct TypeCache {
+    /// Entity tag → media type.
+    types: Mutex<HashMap<String, &'static str>>,
+}
+
+impl TypeCache {
+    fn get(&self, etag: &str) -> Option<&'static str> {
+        self.types.lock().ok()?.get(etag).copied()
+    }
+
+    fn insert(&self, etag: &str, content_type: &'static str) {
+        if let Ok(mut types) = self.types.lock() {
+            if types.len() >= TYPE_CACHE_MAX {
+                types.clear();
+            }
+            types.insert(etag.to_owned(), content_type);
+        }
+    }
+}
+
+/// `GET`/`HEAD /videos/{vid}`.
+pub async fn video(
+    State(state): State<StreamState>,
+    Path(vid): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, StreamError> {
+    let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
+    let storage = state.storage();
+    let info = match storage.head(&keys::playable(video)).await? {
+        Some(info) => info,
+        None => storage
+            .head(&keys::original(video))
+            .await?
+            .ok_or(StreamError::NotFound)?,
+    };
+    let content_type = container_type(&state, &info).await?;
+    respond(&state, &method, &headers, info, content_type).await
+}
+
+/// `GET`/`HEAD /videos/{vid}/poster.jpg`.
+pub async fn poster(
+    State(state): State<StreamState>,
+    Path(vid): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, StreamError> {
+    let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
+    let info = state
+        .storage()
+        .head(&keys::poster(video))
+        .await?
+        .ok_or(StreamError::NotFound)?;
+    respond(&state, &method, &headers, info, "image/jpeg").await
+}
+
+/// `GET`/`HEAD /videos/{vid}/hls/{*path}`.
+pub async fn hls(
+    State(state): State<StreamState>,
+    Path((vid, path)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, StreamError> {
+    let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
+    let key = keys::hls(video, &path).ok_or(StreamError::NotFound)?;
+    let info = state
+        .storage()
+        .head(&key)
+        .await?
+        .ok_or(StreamError::NotFound)?;
+    respond(
+        &state,
+        &method,
+        &headers,
+        info,
+        sniff::content_type_by_extension(&path),
+    )
+    .await
+}
+
+/// The media type of a stored video, from its first bytes (cached by entity tag).
+async fn container_type(state: &StreamState, info: &ObjectInfo) -> Result<&'static str, StreamError> {
+    let cache = state.content_types();
+    if let Some(known) = cache.get(&info.etag) {
+        return Ok(known);
+    }
+    let head: Vec<bytes::Bytes> = state
+        .storage()
+        .read_range(&info.key, 0..info.size.min(SNIFF_LEN as u64))
+        .await?
+        .try_collect()
+        .await
+        .map_err(|e| StreamError::Storage(e.into()))?;
+    let content_type = sniff::detect(&head.concat())
+        .map_or("application/octet-stream", |c| c.content_type());
+    cache.insert(&info.etag, content_type);
+    Ok(content_type)
+}
+
+async fn respond(
+    state: &StreamState,
+    method: &Method,
+    headers: &HeaderMap,
+    info: ObjectInfo,
+    content_type: &'static str,
+) -> Result<Response, StreamError> {
+    let mut response = Response::new(Body::empty());
+    let out = response.headers_mut();
+    out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    out.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(etag) = HeaderValue::from_str(&info.etag) {
+        out.insert(header::ETAG, etag);
+    }
+    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(info.last_modified)) {
+        out.insert(header::LAST_MODIFIED, date);
+    }
+    let honour_range = match conditional::evaluate(headers, &info.etag, info.last_modified) {
+        Outcome::PreconditionFailed => return Err(StreamError::PreconditionFailed),
+        Outcome::NotModified => {
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            return Ok(response);
+        }
+        Outcome::Proceed { honour_range } => honour_range,
+    };
+    let requested = if honour_range {
+        let value = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+        range::resolve(value, info.size)
+    } else {
+        RangeRequest::Full
+    };
+    let span = match requested {
+        RangeRequest::Unsatisfiable => {
+            let mut refused = ErrorBody::new(
+                "range_not_satisfiable",
+                format!("the video has {} bytes", info.size),
+            )
+            .into_response_with(StatusCode::RANGE_NOT_SATISFIABLE);
+            let out = refused.headers_mut();
+            for (name, value) in response.headers() {
+                out.insert(name.clone(), value.clone());
+            }
+            out.insert(
+                header::CONTENT_RANGE,
+                header_value(format!("bytes */{}", info.size)),
+            );
+            return Ok(refused);
+        }
+        RangeRequest::Full => 0..info.size,
+        RangeRequest::Single(span) => {
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let last = span.end - 1;
+            response.headers_mut().insert(
+                header::CONTENT_RANGE,
+                header_value(format!("bytes {}-{last}/{}", span.start, info.size)),
+            );
+            span
+        }
+    };
+    let out = response.headers_mut();
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    out.insert(header::CONTENT_LENGTH, HeaderValue::from(span.end - span.start));
+    if method != Method::HEAD {
+        let stream = state.storage().read_range(&info.key, span).await?;
+        *response.body_mut() = Body::from_stream(stream);
+    }
+    Ok(response.into_response())
+}
+
+fn header_value(text: String) -> HeaderValue {
+    HeaderValue::try_from(text).expect("digits, spaces and punctuation form a header value")
+}

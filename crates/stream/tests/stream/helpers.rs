@@ -1,0 +1,333 @@
+//! Test harness: a stream server on 127.0.0.1:0 over a fresh temp dir or a fresh prefix
+//! of a real S3-compatible server (moto, started once per test binary).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use reel_core::clock::ManualClock;
+use reel_core::ids::{UserId, VideoId};
+use reel_core::secret::Secret;
+use reel_core::signing::{SigningKey, UploadGrant};
+use reel_core::storage::{Storage, StorageOptions};
+use reel_stream::{Config, StreamState, UploadNotifier};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Where a test's bytes live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A temp dir.
+    Local,
+    /// A fresh prefix in the moto bucket.
+    S3,
+}
+
+/// The bucket every S3 test uses, each under its own prefix.
+pub const BUCKET: &str = "reel-test";
+/// The clock's start: far from zero so expiry arithmetic is realistic.
+pub const T0: i64 = 1_750_000_000_000;
+
+/// The moto server shared by the test binary; it exits when this process does, because
+/// its launcher waits on a stdin pipe that closes with us.
+pub struct Moto {
+    /// The launcher process.
+    _child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+/// Starts moto once. Fails (never skips) when it is not installed.
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let python = std::env::var("REEL_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let launcher = "import sys\n\
+            from moto.server import ThreadedMotoServer\n\
+            s = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)\n\
+            s.start()\n\
+            print(s.get_host_and_port()[1], flush=True)\n\
+            sys.stdin.read()\n\
+            s.stop()\n";
+        let mut child = Command::new(&python)
+            .args(["-c", launcher])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("S3 tests need {python} with moto: pip install 'moto[server]' ({e})")
+            });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("moto launcher output");
+        let port: u16 = line.trim().parse().unwrap_or_else(|_| {
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(
+                &mut child.stderr.take().expect("piped stderr"),
+                &mut err,
+            );
+            panic!(
+                "S3 tests need moto: pip install 'moto[server]' (the launcher said {line:?}, {err})"
+            )
+        });
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let created = std::thread::spawn({
+            let url = format!("{endpoint}/{BUCKET}");
+            move || {
+                let rt = tokio::runtime::Runtime::new().unwrap();
+                rt.block_on(async { reqwest::Client::new().put(url).send().await })
+            }
+        })
+        .join()
+        .unwrap()
+        .expect("create the test bucket");
+        assert!(created.status().is_success(), "bucket: {}", created.status());
+        Moto {
+            _child: child,
+            endpoint,
+        }
+    })
+}
+
+/// In-progress multipart uploads in the test bucket under `prefix` (moto answers
+/// unsigned requests).
+pub async fn s3_multipart_uploads(prefix: &str) -> usize {
+    let url = format!("{}/{BUCKET}?uploads&prefix={prefix}", moto().endpoint);
+    let xml = reqwest::get(url).await.unwrap().text().await.unwrap();
+    xml.matches("<Upload>").count()
+}
+
+/// Storage options for `backend` under `dir` (local) or a fresh prefix (S3).
+pub fn storage_options(backend: Backend, dir: &TempDir) -> (StorageOptions, String) {
+    let mut options = StorageOptions {
+        data_dir: dir.path().to_owned(),
+        ..StorageOptions::default()
+    };
+    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
+    if backend == Backend::S3 {
+        options.url = Some(format!("s3://{BUCKET}/{prefix}"));
+        options.s3_endpoint = Some(moto().endpoint.clone());
+        options.s3_region = Some("us-east-1".into());
+        options.s3_access_key_id = Some("testing".into());
+        options.s3_secret_access_key = Some(Secret::new("testing".into()));
+    }
+    (options, prefix)
+}
+
+/// A running stream server.
+pub struct TestServer {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// The key upload tokens are signed with.
+    pub key: SigningKey,
+    /// The server's clock.
+    pub clock: Arc<ManualClock>,
+    /// The server's state (storage, limiter).
+    pub state: StreamState,
+    /// The configuration it was built from, to restart it.
+    pub config: Config,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    /// Which backend.
+    pub backend: Backend,
+    /// The S3 prefix of this test.
+    pub prefix: String,
+    /// Stops the server when sent or dropped.
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The data dir, removed at drop.
+    pub dir: TempDir,
+}
+
+impl TestServer {
+    /// A server with the default configuration but small limits tweaked by `tweak`.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}, None).await
+    }
+
+    /// A server whose configuration `tweak` adjusts, with an optional notifier.
+    pub async fn spawn_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+        notifier: Option<Arc<dyn UploadNotifier>>,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (storage, prefix) = storage_options(backend, &dir);
+        let key = SigningKey::random();
+        let clock = Arc::new(ManualClock::new(T0));
+        let mut config = Config::new(dir.path(), key.clone());
+        config.storage = storage;
+        config.clock = clock.clone();
+        config.notify_backoff.first = Duration::from_millis(10);
+        tweak(&mut config);
+        Self::start(config, key, clock, backend, prefix, dir, notifier).await
+    }
+
+    async fn start(
+        config: Config,
+        key: SigningKey,
+        clock: Arc<ManualClock>,
+        backend: Backend,
+        prefix: String,
+        dir: TempDir,
+        notifier: Option<Arc<dyn UploadNotifier>>,
+    ) -> Self {
+        let state = reel_stream::build_state(&config, notifier).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(reel_stream::serve(listener, state.clone(), async {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            key,
+            clock,
+            state,
+            config,
+            client: reqwest::Client::new(),
+            backend,
+            prefix,
+            shutdown: Some(tx),
+            dir,
+        }
+    }
+
+    /// Stops this server and starts a new one on the same storage.
+    pub async fn restart(mut self) -> Self {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let (config, key, clock, backend, prefix) = (
+            self.config.clone(),
+            self.key.clone(),
+            self.clock.clone(),
+            self.backend,
+            self.prefix.clone(),
+        );
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        Self::start(config, key, clock, backend, prefix, dir, None).await
+    }
+
+    /// The storage the server uses.
+    pub fn storage(&self) -> &Storage {
+        self.state.storage()
+    }
+
+    /// `http://addr{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A valid upload token for `video`, expiring in an hour of server time.
+    pub fn token(&self, video: VideoId) -> String {
+        self.token_with(&self.key, video, T0 + 3_600_000)
+    }
+
+    /// A token signed by `key`, expiring at `expires_ms`.
+    pub fn token_with(&self, key: &SigningKey, video: VideoId, expires_ms: i64) -> String {
+        UploadGrant {
+            video,
+            user: UserId::random(),
+            expires_ms,
+        }
+        .sign(key)
+    }
+
+    /// The API's `upload_url` for `video`.
+    pub fn upload_url(&self, video: VideoId) -> String {
+        self.url(&format!("/upload/{video}?token={}", self.token(video)))
+    }
+
+    /// Uploads `bytes` as `video` with `PUT`; panics unless it is accepted.
+    pub async fn put_video(&self, video: VideoId, bytes: Vec<u8>) {
+        let r = self
+            .client
+            .put(self.upload_url(video))
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+
+    /// Whether hidden temporaries of plain uploads remain.
+    pub async fn temporaries(&self) -> usize {
+        match self.backend {
+            Backend::Local => std::fs::read_dir(self.dir.path().join("storage/.tmp"))
+                .map(|d| d.count())
+                .unwrap_or(0),
+            Backend::S3 => s3_multipart_uploads(&self.prefix).await,
+        }
+    }
+
+    /// Polls `check` for up to five seconds.
+    pub async fn eventually(&self, what: &str, mut check: impl AsyncFnMut() -> bool) {
+        for _ in 0..100 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for: {what}");
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// `len` bytes that sniff as MP4: an `ftyp` box, then a deterministic pattern.
+pub fn mp4_bytes(len: usize) -> Vec<u8> {
+    let mut v = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    v.extend((0..len.saturating_sub(v.len())).map(|i| (i * 31 % 251) as u8));
+    v.truncate(len);
+    v
+}
+
+/// `len` bytes that sniff as WebM.
+pub fn webm_bytes(len: usize) -> Vec<u8> {
+    let mut v = b"\x1A\x45\xDF\xA3\x9F\x42\x86\x81\x01\x42\xF7\x81\x01\x42\x82\x84webm".to_vec();
+    v.resize(len, 0x11);
+    v
+}
+
+/// Sends a raw request head and `body`, without closing; returns the socket.
+pub async fn raw_send(addr: SocketAddr, head: &str, body: &[u8]) -> TcpStream {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(body).await.unwrap();
+    tcp.flush().await.unwrap();
+    tcp
+}
+
+/// Reads a response head (through the blank line) from `tcp`.
+pub async fn read_head(tcp: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut byte))
+            .await
+            .expect("response head in time")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// A byte payload as `Bytes`.
+pub fn b(v: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(v)
+}

@@ -1,0 +1,121 @@
+//! The scheduler notice: signed, retried with backoff, durable across restarts.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use reel_core::ids::VideoId;
+use reel_core::signing::service;
+use reel_core::storage::keys;
+
+use crate::helpers::{Backend, T0, TestServer, mp4_bytes};
+
+/// What the fake scheduler saw.
+#[derive(Default)]
+struct Intake {
+    /// Calls so far: (video, whether the signature verified).
+    calls: Mutex<Vec<(String, bool)>>,
+    /// How many calls fail before one succeeds.
+    failures: usize,
+    /// The key to verify with.
+    key: Mutex<Option<reel_core::signing::SigningKey>>,
+}
+
+async fn fake_scheduler(failures: usize) -> (Arc<Intake>, String) {
+    let intake = Arc::new(Intake {
+        failures,
+        ..Intake::default()
+    });
+    let app = axum::Router::new()
+        .route(
+            "/tasks/process/{vid}",
+            axum::routing::post(
+                async |State(i): State<Arc<Intake>>, Path(vid): Path<String>, h: HeaderMap| {
+                    let auth = h["authorization"].to_str().unwrap_or("");
+                    let key = i.key.lock().unwrap().clone().unwrap();
+                    let path = format!("/tasks/process/{vid}");
+                    let signed = service::verify(&key, auth, "POST", &path, T0).is_ok();
+                    let mut calls = i.calls.lock().unwrap();
+                    calls.push((vid, signed));
+                    if calls.len() <= i.failures {
+                        StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        StatusCode::ACCEPTED
+                    }
+                },
+            ),
+        )
+        .with_state(intake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (intake, url)
+}
+
+async fn the_scheduler_is_told_with_retries(backend: Backend) {
+    let (intake, url) = fake_scheduler(2).await;
+    let s = TestServer::spawn_with(backend, |c| c.scheduler_url = Some(url), None).await;
+    *intake.key.lock().unwrap() = Some(s.key.clone());
+    let v = VideoId::random();
+    s.put_video(v, mp4_bytes(10_000)).await;
+    s.eventually("three attempts, the last accepted", async || {
+        intake.calls.lock().unwrap().len() >= 3
+    })
+    .await;
+    let calls = intake.calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 3, "no calls after success");
+    assert!(calls.iter().all(|(vid, signed)| *vid == v.to_string() && *signed));
+    s.eventually("the outbox note is removed", async || {
+        s.storage()
+            .head(&keys::outbox_process(v))
+            .await
+            .unwrap()
+            .is_none()
+    })
+    .await;
+}
+
+async fn undelivered_notices_survive_a_restart(backend: Backend) {
+    let (intake, url) = fake_scheduler(usize::MAX).await;
+    let s = TestServer::spawn_with(backend, |c| c.scheduler_url = Some(url), None).await;
+    *intake.key.lock().unwrap() = Some(s.key.clone());
+    let v = VideoId::random();
+    s.put_video(v, mp4_bytes(10_000)).await;
+    s.eventually("a failed attempt", async || !intake.calls.lock().unwrap().is_empty())
+        .await;
+    assert!(s.storage().head(&keys::outbox_process(v)).await.unwrap().is_some());
+
+    // The next run delivers it, here through a pluggable in-process notifier.
+    let delivered = Arc::new(Mutex::new(Vec::new()));
+    struct InProcess(Arc<Mutex<Vec<VideoId>>>);
+    impl reel_stream::UploadNotifier for InProcess {
+        fn deliver(
+            &self,
+            video: VideoId,
+        ) -> futures::future::BoxFuture<'_, Result<(), reel_stream::NotifyError>> {
+            self.0.lock().unwrap().push(video);
+            Box::pin(async { Ok(()) })
+        }
+    }
+    let state = reel_stream::build_state(&s.config, Some(Arc::new(InProcess(delivered.clone()))))
+        .await
+        .unwrap();
+    s.eventually("redelivered after restart", async || {
+        delivered.lock().unwrap().contains(&v)
+    })
+    .await;
+    s.eventually("the note is removed", async || {
+        state
+            .storage()
+            .head(&keys::outbox_process(v))
+            .await
+            .unwrap()
+            .is_none()
+    })
+    .await;
+}
+
+both_backends!(
+    the_scheduler_is_told_with_retries,
+    undelivered_notices_survive_a_restart
+);
