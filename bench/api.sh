@@ -21,6 +21,7 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 cargo build --release --locked -q -p reel
 reel="$CARGO_TARGET_DIR/release/reel"
 tmp=$(mktemp -d)
+chmod 755 "$tmp" # nginx workers run as an unprivileged user
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 reel_port=$(free_port)
 nginx_port=$(free_port)
@@ -28,7 +29,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 
-REEL_LOG=warn "$reel" serve --listen "127.0.0.1:$reel_port" --data-dir "$tmp/data" &
+# LISTING_CACHE_TTL=0s measures the database path alone.
+REEL_LISTING_CACHE_TTL=${LISTING_CACHE_TTL:-1s} REEL_LOG=warn "$reel" serve --listen "127.0.0.1:$reel_port" --data-dir "$tmp/data" &
 pids+=($!)
 base="http://127.0.0.1:$reel_port"
 for _ in $(seq 1 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done

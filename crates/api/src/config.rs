@@ -34,6 +34,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Database connections at most.
     pub max_db_connections: u32,
+    /// How long public listings may be served from memory; zero turns caching off.
+    pub listing_cache_ttl: Duration,
 }
 
 impl Config {
@@ -52,6 +54,7 @@ impl Config {
             trust_forwarded_for: false,
             allowed_origins: Vec::new(),
             max_db_connections: 16,
+            listing_cache_ttl: Duration::from_secs(1),
         }
     }
 }

@@ -10,6 +10,8 @@ mod config;
 mod error;
 /// Request extractors: JSON, path and query with JSON errors, and the session user.
 mod extract;
+/// Public listings kept briefly as ready-made JSON.
+mod listing_cache;
 /// Per-client, per-name throttling of log-in attempts.
 mod login_limiter;
 /// The OpenAPI document generated from the handlers.

@@ -6,6 +6,7 @@ use reel_core::db::{Db, DbOptions};
 use reel_core::session::SessionStore;
 
 use crate::config::Config;
+use crate::listing_cache::ListingCache;
 use crate::login_limiter::LoginLimiter;
 use crate::password::Hasher;
 
@@ -29,6 +30,8 @@ struct Inner {
     login_limiter: LoginLimiter,
     /// argon2id off the async workers.
     hasher: Hasher,
+    /// Public listings as ready-made JSON.
+    listings: ListingCache,
 }
 
 impl ApiState {
@@ -62,6 +65,7 @@ impl ApiState {
             inner: Arc::new(Inner {
                 login_limiter: LoginLimiter::new(config.login_attempts_per_minute),
                 hasher: Hasher::new(),
+                listings: ListingCache::new(config.listing_cache_ttl),
                 db,
                 sessions,
                 clock,
@@ -122,5 +126,9 @@ impl ApiState {
 
     pub(crate) fn hasher(&self) -> &Hasher {
         &self.inner.hasher
+    }
+
+    pub(crate) fn listings(&self) -> &ListingCache {
+        &self.inner.listings
     }
 }

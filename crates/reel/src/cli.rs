@@ -37,6 +37,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the API service alone (default :8000), at the root paths.
     Api(ApiArgs),
+    /// Run the web pages alone (default :8080), forwarding /api to the API and /videos,
+    /// /upload to the stream server.
+    Web(WebArgs),
     /// Bring the database schema up to date, then exit.
     Migrate(DbArgs),
 }
@@ -104,6 +107,9 @@ pub struct ApiOptions {
     /// Other origins allowed to send cookie-authenticated writes (comma-separated).
     #[arg(long, env = "REEL_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+    /// How long public video listings may be served from memory (0s turns it off).
+    #[arg(long, env = "REEL_LISTING_CACHE_TTL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub listing_cache_ttl: Duration,
     /// How long an upload URL stays valid (e.g. 6h).
     #[arg(long, env = "REEL_UPLOAD_TOKEN_TTL", default_value = "6h", value_parser = humantime::parse_duration)]
     pub upload_token_ttl: Duration,
@@ -139,6 +145,26 @@ pub struct ApiArgs {
     /// https://media.example.com) [default: same origin]
     #[arg(long, env = "REEL_STREAM_PUBLIC_URL", default_value = "")]
     pub stream_public_url: String,
+}
+
+/// `reel web`.
+#[derive(Debug, Clone, Args)]
+pub struct WebArgs {
+    /// Address to listen on.
+    #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Base URL of the API service (`reel api`), where /api/* is forwarded without its
+    /// /api prefix. Run the API with --trust-forwarded-for, and with an empty
+    /// --stream-public-url so that uploads come through here.
+    #[arg(long, env = "REEL_API_URL", default_value = "http://127.0.0.1:8000")]
+    pub api_url: String,
+    /// Base URL of the stream server (`reel stream`), where /videos/* and /upload/* are
+    /// forwarded.
+    #[arg(long, env = "REEL_STREAM_URL", default_value = "http://127.0.0.1:9000")]
+    pub stream_url: String,
+    /// Serve Prometheus metrics at http://ADDR/metrics.
+    #[arg(long, env = "REEL_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use reel_core::clock;
 use reel_core::signing::SigningKey;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{ApiArgs, ApiOptions, Command, CommonArgs, DbArgs, ServeArgs};
+use crate::cli::{ApiArgs, ApiOptions, Command, CommonArgs, DbArgs, ServeArgs, WebArgs};
 use crate::observability;
 
 /// Runs one command to its end.
@@ -14,6 +14,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
         Command::Api(args) => api(args).await,
+        Command::Web(args) => web(args).await,
         Command::Migrate(args) => migrate(args).await,
     }
 }
@@ -65,6 +66,7 @@ fn api_config(
     config.trust_forwarded_for = options.trust_forwarded_for;
     config.allowed_origins = options.allowed_origins.clone();
     config.upload_token_ttl = options.upload_token_ttl;
+    config.listing_cache_ttl = options.listing_cache_ttl;
     config.stream_public_url = stream_public_url;
     Ok(config)
 }
@@ -122,6 +124,25 @@ async fn api(args: ApiArgs) -> anyhow::Result<()> {
     reel_api::serve(listener, state, shutdown.clone().cancelled_owned()).await?;
     shutdown.cancel();
     upkeep.await?;
+    Ok(())
+}
+
+/// `reel web`: the pages, and a proxy to the API and the stream server.
+async fn web(args: WebArgs) -> anyhow::Result<()> {
+    let config = reel_web::Config::new(&args.api_url, &args.stream_url)
+        .context("--api-url / --stream-url")?;
+    let shutdown = shutdown_on_signal();
+    if let Some(addr) = args.metrics_listen {
+        observability::serve_metrics(addr, shutdown.clone()).await?;
+    }
+    let listener = bind(args.listen).await?;
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        api = %config.api,
+        stream = %config.stream,
+        "web is serving"
+    );
+    reel_web::serve(listener, config, shutdown.cancelled_owned()).await?;
     Ok(())
 }
 

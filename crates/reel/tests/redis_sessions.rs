@@ -40,7 +40,10 @@ async fn two_api_nodes_share_sessions_through_redis() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
-    let sid = res.json::<Value>().await.unwrap()["session_id"].as_str().unwrap().to_owned();
+    let sid = res.json::<Value>().await.unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(me(&b.base, &sid).await.unwrap().status(), StatusCode::OK);
     assert_eq!(me(&a.base, &sid).await.unwrap().status(), StatusCode::OK);
 
@@ -52,8 +55,14 @@ async fn two_api_nodes_share_sessions_through_redis() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    assert_eq!(me(&a.base, &sid).await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(me(&b.base, &sid).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        me(&a.base, &sid).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        me(&b.base, &sid).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     // The session lived in Redis, under its prefix, and is gone from it.
     let client = redis::Client::open(redis.as_str()).unwrap();

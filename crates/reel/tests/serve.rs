@@ -17,7 +17,13 @@ async fn the_readme_tour_works_on_a_fresh_data_dir() {
     };
     let metrics = format!("127.0.0.1:{metrics_port}");
     let reel = Reel::start(
-        &["serve", "--data-dir", data.path().to_str().unwrap(), "--metrics-listen", &metrics],
+        &[
+            "serve",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "--metrics-listen",
+            &metrics,
+        ],
         &[("REEL_LOG", "debug")],
     );
     let api = format!("{}/api", reel.base);
@@ -38,7 +44,10 @@ async fn the_readme_tour_works_on_a_fresh_data_dir() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let sid = res.json::<Value>().await.unwrap()["session_id"].as_str().unwrap().to_owned();
+    let sid = res.json::<Value>().await.unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let video: Value = http
         .post(format!("{api}/user/alice/videos"))
@@ -51,7 +60,12 @@ async fn the_readme_tour_works_on_a_fresh_data_dir() {
         .await
         .unwrap();
     let vid = video["id"].as_str().unwrap();
-    assert!(video["upload_url"].as_str().unwrap().starts_with(&format!("/upload/{vid}?token=")));
+    assert!(
+        video["upload_url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("/upload/{vid}?token="))
+    );
     let list: Value = http
         .get(format!("{api}/user/alice/videos?limit=20"))
         .header("x-session-id", &sid)
@@ -106,7 +120,11 @@ async fn the_readme_tour_works_on_a_fresh_data_dir() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        http.get(format!("{reel_base}/readyz", reel_base = reel.base)).send().await.unwrap().status(),
+        http.get(format!("{reel_base}/readyz", reel_base = reel.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         StatusCode::OK
     );
 
@@ -141,7 +159,12 @@ async fn the_readme_tour_works_on_a_fresh_data_dir() {
     assert_eq!(access["span"]["method"], "POST");
     assert!(access["span"]["request_id"].as_str().unwrap().len() >= 32);
     assert!(access["fields"]["latency_ms"].is_number());
-    for secret in [sid.as_str(), first["session_id"].as_str().unwrap(), PASSWORD, "token="] {
+    for secret in [
+        sid.as_str(),
+        first["session_id"].as_str().unwrap(),
+        PASSWORD,
+        "token=",
+    ] {
         assert!(!logs.contains(secret), "a secret ({secret}) is in the logs");
     }
     let key = std::fs::read_to_string(data.path().join("signing.key")).unwrap();

@@ -1,1 +1,261 @@
 #![forbid(unsafe_code)]
+//! reel's scheduler (DESIGN.md §6): the seed's third service. An HTTP intake accepts
+//! tasks that cannot finish within a request and stores them before answering; a timer
+//! wakes a dispatcher that claims due tasks as leases and hands them through a bounded
+//! channel to executors. Tasks: delete a deleted video's files, and make every upload
+//! playable in every browser with ffmpeg (MP4, HLS ladder, poster).
+//!
+//! Several schedulers can share one PostgreSQL or MariaDB: a task is leased to one at a
+//! time, and taken over when its scheduler dies and the lease expires.
+
+/// The scheduler's settings.
+pub mod config;
+/// Errors and their HTTP answers.
+pub mod error;
+/// ffmpeg and ffprobe: probing, planning, running.
+pub mod ffmpeg;
+/// The HTTP intake.
+pub mod intake;
+/// The task queue the runner draws from.
+pub mod queue;
+/// The periodic pass that queues uploads nobody queued.
+pub mod reconcile;
+/// Timer, dispatcher, bounded channel and executors.
+pub mod runner;
+/// The work behind each kind of task.
+pub mod tasks;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use reel_core::db::{Db, DbError, DbOptions, TaskKind, TaskRecord};
+use reel_core::ids::VideoId;
+use reel_core::signing::SigningKey;
+use reel_core::storage::Storage;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+pub use error::SchedulerError;
+pub use reconcile::Reconciled;
+
+use crate::ffmpeg::Ffmpeg;
+use crate::queue::DbQueue;
+use crate::runner::{RetryPolicy, Runner, RunnerSettings};
+use crate::tasks::Tasks;
+
+/// The scheduler: cheap to clone, shared by the intake's handlers and the runner.
+#[derive(Clone)]
+pub struct Scheduler {
+    /// The shared parts.
+    inner: Arc<Inner>,
+}
+
+/// The shared parts of [`Scheduler`].
+struct Inner {
+    /// Settings.
+    config: Config,
+    /// Tasks, videos and deletion records.
+    db: Db,
+    /// Video files.
+    storage: Storage,
+    /// What runs the tasks.
+    tasks: Arc<Tasks>,
+    /// Wakes the dispatcher when a task is queued in this process.
+    wake: Arc<Notify>,
+}
+
+impl Scheduler {
+    /// Opens the database (running migrations) and storage, and looks for ffmpeg.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let mut options = DbOptions::new(&config.database_url);
+        options.max_connections = config.max_db_connections;
+        let db = Db::connect(&options)
+            .await
+            .context("opening the database")?;
+        let storage = Storage::open(&config.storage)
+            .await
+            .context("opening storage")?;
+        Ok(Self::with_parts(config, db, storage).await)
+    }
+
+    /// A scheduler on a database and storage that are already open (`reel serve`
+    /// shares them with the other services). Without ffmpeg it still works, with a
+    /// warning, and serves uploads as they came.
+    pub async fn with_parts(config: Config, db: Db, storage: Storage) -> Self {
+        let ffmpeg = Ffmpeg::detect(&config.ffmpeg, &config.ffprobe, config.ffmpeg_jobs).await;
+        tracing::info!(
+            storage = %storage.describe(),
+            ffmpeg = ffmpeg.is_some(),
+            instance = %config.instance,
+            "scheduler ready"
+        );
+        let tasks = Tasks::new(db.clone(), storage.clone(), ffmpeg, config.work_dir.clone());
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                db,
+                storage,
+                tasks: Arc::new(tasks),
+                wake: Arc::new(Notify::new()),
+            }),
+        }
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Whether uploads are processed (ffmpeg works) or served as they came.
+    pub fn processes_uploads(&self) -> bool {
+        self.inner.tasks.ffmpeg.is_some()
+    }
+
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.inner.config.signing_key
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.config.clock.now_ms()
+    }
+
+    /// Queues the processing of `video`'s upload (stored before this returns).
+    /// Idempotent: queuing it again while it waits or runs changes nothing.
+    pub async fn enqueue_process(&self, video: VideoId) -> Result<TaskRecord, DbError> {
+        let task = self
+            .db()
+            .enqueue_task(TaskKind::ProcessVideo, video, self.now_ms())
+            .await?;
+        self.inner.wake.notify_one();
+        Ok(task)
+    }
+
+    /// Queues the removal of a deleted video's files, recording it in `video_del_rec`
+    /// as the API's delete does. Idempotent. Refused while the video exists: its files
+    /// are still in use.
+    pub async fn enqueue_delete(&self, video: VideoId) -> Result<TaskRecord, SchedulerError> {
+        if self.db().video_exists(video).await? {
+            return Err(SchedulerError::Conflict(
+                "the video still exists: delete it through the API",
+            ));
+        }
+        let now = self.now_ms();
+        self.db().add_deletion_record(video, now).await?;
+        let task = self
+            .db()
+            .enqueue_task(TaskKind::DeleteVideo, video, now)
+            .await?;
+        self.inner.wake.notify_one();
+        Ok(task)
+    }
+
+    /// The intake's routes, to serve alone or to merge into another router.
+    pub fn router(&self) -> Router {
+        intake::router(self.clone())
+    }
+
+    /// One reconciliation pass (it also runs every `reconcile_every` while the runner
+    /// runs).
+    pub async fn reconcile(&self) -> Result<Reconciled, SchedulerError> {
+        let done = reconcile::pass(self).await?;
+        if done.queued_uploads + done.requeued_unprocessed > 0 {
+            self.inner.wake.notify_one();
+        }
+        Ok(done)
+    }
+
+    /// Runs the tasks and the periodic reconciliation until `shutdown` resolves, then
+    /// finishes or hands back what was claimed.
+    pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) {
+        let config = self.config();
+        let settings = RunnerSettings {
+            owner: config.instance.clone(),
+            concurrency: config.concurrency,
+            batch_size: config.batch_size,
+            tick: config.tick,
+            lease: config.lease,
+            shutdown_grace: config.shutdown_grace,
+            retry: RetryPolicy {
+                max_attempts: config.max_attempts,
+                first_backoff: config.retry_backoff,
+                max_backoff: config.retry_backoff_max,
+            },
+        };
+        let runner = Runner::new(
+            Arc::new(DbQueue::new(self.db().clone())),
+            self.inner.tasks.clone(),
+            settings,
+            config.clock.clone(),
+            self.inner.wake.clone(),
+        );
+        let stop = CancellationToken::new();
+        let reconciling = async {
+            let mut every = tokio::time::interval(config.reconcile_every);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    _ = every.tick() => match self.reconcile().await {
+                        Ok(done) if done != Reconciled::default() => {
+                            tracing::info!(?done, "reconciled");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "reconciliation failed; trying again later"),
+                    },
+                }
+            }
+        };
+        let stopping = async {
+            shutdown.await;
+            stop.cancel();
+        };
+        tokio::join!(
+            runner.run(stop.clone().cancelled_owned()),
+            reconciling,
+            stopping
+        );
+    }
+
+    /// [`Self::run`] on a task of its own.
+    pub fn spawn(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let scheduler = self.clone();
+        tokio::spawn(async move { scheduler.run(shutdown).await })
+    }
+}
+
+/// Serves the intake on `listener` and runs the tasks (as `reel scheduler` does) until
+/// `shutdown` resolves; then stops taking requests, and finishes or hands back the
+/// tasks it claimed.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    scheduler: Scheduler,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stop = CancellationToken::new();
+    let running = scheduler.spawn(stop.clone().cancelled_owned());
+    let app = reel_core::http::observe(scheduler.router(), "scheduler");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    stop.cancel();
+    if let Err(e) = running.await {
+        tracing::error!(error = %e, "the task runner panicked");
+    }
+    served
+}

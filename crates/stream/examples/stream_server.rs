@@ -1,9 +1,12 @@
-//! A stand-alone stream server over a data dir, for benchmarks: prints its address.
+//! A stand-alone stream server over a data dir, for the benchmarks in `bench/`.
 //!
-//! `cargo run --release -p reel-stream --example stream_server -- DATA_DIR [ADDR]`
-//! Storage is `DATA_DIR/storage`; the signing key is `DATA_DIR/signing.key`.
+//! `stream_server DATA_DIR [ADDR]` serves `DATA_DIR/storage` and prints its address;
+//! `stream_server DATA_DIR token VIDEO_ID` prints an hour-long upload token for the video.
+//! The signing key is `DATA_DIR/signing.key`.
 
-use reel_core::signing::SigningKey;
+use reel_core::clock::Clock;
+use reel_core::ids::{UserId, VideoId};
+use reel_core::signing::{SigningKey, UploadGrant};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -17,6 +20,16 @@ async fn main() -> anyhow::Result<()> {
     let data_dir = args.next().unwrap_or_else(|| "./data".into());
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:9000".into());
     let key = SigningKey::load_or_generate(std::path::Path::new(&data_dir))?;
+    if addr == "token" {
+        let video = VideoId::parse(&args.next().unwrap_or_default())?;
+        let grant = UploadGrant {
+            video,
+            user: UserId::random(),
+            expires_ms: reel_core::clock::SystemClock.now_ms() + 3_600_000,
+        };
+        println!("{}", grant.sign(&key));
+        return Ok(());
+    }
     let config = reel_stream::Config::new(&data_dir, key);
     let state = reel_stream::build_state(&config, None).await?;
     let listener = tokio::net::TcpListener::bind(&addr).await?;

@@ -1,5 +1,7 @@
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use reel_core::db::{DbError, NewVideo as NewVideoRecord, VideoRecord};
 use reel_core::domain::{VideoName, VideoStatus};
 use reel_core::error_body::ErrorBody;
@@ -9,6 +11,7 @@ use reel_core::signing::UploadGrant;
 use super::page_of;
 use crate::error::ApiError;
 use crate::extract::{Json, PathParams, QueryParams, SessionUser, Viewer};
+use crate::listing_cache::ListingKey;
 use crate::state::ApiState;
 use crate::wire::{
     NewVideo, PageQuery, UserPath, UserVideoPath, VideoList, VideoView, next_cursor,
@@ -57,27 +60,54 @@ pub async fn list_user_videos(
     PathParams(UserPath { username: name }): PathParams<UserPath>,
     QueryParams(query): QueryParams<PageQuery>,
     Viewer(viewer): Viewer,
-) -> Result<Json<VideoList>, ApiError> {
+) -> Result<Response, ApiError> {
+    let cursor_text = query.cursor.clone();
     let (cursor, limit) = page_of(query)?;
+    // Names are unique and never change, so this needs no lookup.
+    let owner = viewer.filter(|s| s.user_name == name.as_str());
+    let key = ListingKey::User {
+        name: name.as_str().to_owned(),
+        cursor: cursor_text,
+        limit: limit.get(),
+    };
+    if owner.is_none()
+        && let Some(body) = state.listings().get(&key).await
+    {
+        return Ok(json_body(body));
+    }
     let author = match state.db().user_by_name(name.as_str()).await {
         Err(DbError::NotFound) => return Err(ApiError::NotFound("user")),
         other => other?,
     };
-    let viewer = viewer.map(|s| s.user_id);
-    let owner = viewer == Some(author.id);
     let page = state
         .db()
-        .videos_by_author(author.id, !owner, &cursor, limit.get())
+        .videos_by_author(author.id, owner.is_none(), &cursor, limit.get())
         .await?;
-    let next_cursor = next_cursor(&page);
-    Ok(Json(VideoList {
+    let viewer = owner.map(|s| s.user_id);
+    let list = VideoList {
+        next_cursor: next_cursor(&page),
         videos: page
             .items
             .into_iter()
             .map(|v| view(&state, v, viewer))
             .collect(),
-        next_cursor,
-    }))
+    };
+    let body = to_json(&list)?;
+    if viewer.is_none() {
+        state.listings().put(key, body.clone()).await;
+    }
+    Ok(json_body(body))
+}
+
+/// A listing serialized once, so the same bytes can be cached and sent.
+fn to_json(list: &VideoList) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(list)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+fn json_body(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// One video of a user.
@@ -146,6 +176,7 @@ pub async fn create_video(
         create_time: state.now_ms(),
     };
     state.db().create_video(&new).await?;
+    state.listings().forget_user(name.as_str());
     let video = state.db().video(new.id).await?;
     tracing::info!(video = %video.id, "video created");
     Ok((
@@ -191,6 +222,7 @@ pub async fn delete_video(
         Err(DbError::NotFound) => return Err(ApiError::NotFound("video")),
         other => other?,
     }
+    state.listings().forget_user(name.as_str());
     tracing::info!("video deleted; its files are queued for removal");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -208,16 +240,26 @@ pub async fn delete_video(
 pub async fn recent_videos(
     State(state): State<ApiState>,
     QueryParams(query): QueryParams<PageQuery>,
-) -> Result<Json<VideoList>, ApiError> {
+) -> Result<Response, ApiError> {
+    let cursor_text = query.cursor.clone();
     let (cursor, limit) = page_of(query)?;
+    let key = ListingKey::Home {
+        cursor: cursor_text,
+        limit: limit.get(),
+    };
+    if let Some(body) = state.listings().get(&key).await {
+        return Ok(json_body(body));
+    }
     let page = state.db().recent_ready_videos(&cursor, limit.get()).await?;
-    let next_cursor = next_cursor(&page);
-    Ok(Json(VideoList {
+    let list = VideoList {
+        next_cursor: next_cursor(&page),
         videos: page
             .items
             .into_iter()
             .map(|v| VideoView::new(v, None))
             .collect(),
-        next_cursor,
-    }))
+    };
+    let body = to_json(&list)?;
+    state.listings().put(key, body.clone()).await;
+    Ok(json_body(body))
 }

@@ -20,6 +20,74 @@ backend_tests!(
     home_lists_ready_videos_of_everyone,
 );
 
+mod cached {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::helpers::Backend;
+
+    #[tokio::test]
+    async fn public_listings_are_cached_and_invalidated_by_writes() {
+        let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+            c.listing_cache_ttl = Duration::from_secs(3600)
+        })
+        .await;
+        super::public_listings_are_cached_and_invalidated_by_writes(&app).await;
+        app.finish().await;
+    }
+}
+
+async fn public_listings_are_cached_and_invalidated_by_writes(app: &TestApp) {
+    let alice = app.signup("alice").await;
+    let first = app.create_video("alice", &alice, "first").await;
+    app.mark_ready(&first).await;
+    let count = |path: &'static str, sid: Option<String>| async move {
+        let mut req = app.request(Method::GET, path);
+        if let Some(s) = sid {
+            req = req.header("x-session-id", s);
+        }
+        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        v["videos"].as_array().unwrap().len()
+    };
+    assert_eq!(count("/user/alice/videos", None).await, 1);
+    assert_eq!(count("/videos", None).await, 1);
+    // A status set behind the API's back (the scheduler's way) waits for the TTL.
+    let second = app.create_video("alice", &alice, "second").await;
+    assert_eq!(count("/user/alice/videos", None).await, 1);
+    assert_eq!(count("/videos", None).await, 1);
+    app.mark_ready(&second).await;
+    assert_eq!(
+        count("/user/alice/videos", None).await,
+        1,
+        "served from the cache"
+    );
+    assert_eq!(count("/videos", None).await, 1, "served from the cache");
+    // The owner always sees the database.
+    assert_eq!(count("/user/alice/videos", Some(alice.clone())).await, 2);
+    // A write through the API forgets the user's listings and the home page at once.
+    let res = app
+        .as_user(
+            Method::DELETE,
+            &format!("/user/alice/videos/{}", first["id"].as_str().unwrap()),
+            &alice,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let listed: Value = app
+        .request(Method::GET, "/user/alice/videos")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["videos"][0]["name"], "second");
+    assert_eq!(listed["videos"].as_array().unwrap().len(), 1);
+    assert_eq!(count("/videos", None).await, 1);
+}
+
 async fn create_video_returns_a_signed_upload_url(app: &TestApp) {
     let sid = app.signup("alice").await;
     let video = app.create_video("alice", &sid, "My first clip").await;

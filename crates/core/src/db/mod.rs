@@ -10,14 +10,18 @@ use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor};
 
 mod comments;
+mod media;
 mod page;
 mod sessions;
+mod tasks;
 mod users;
 mod videos;
 
 pub use comments::CommentRecord;
+pub use media::{MediaFacts, MediaState};
 pub use page::{Page, PageCursor};
 pub use sessions::SessionRecord;
+pub use tasks::{ClaimedTask, TaskKind, TaskRecord, TaskState};
 pub use users::UserRecord;
 pub use videos::{NewVideo, VideoRecord};
 

@@ -1,0 +1,182 @@
+//! What the scheduler writes about a video while it makes the upload playable: status,
+//! progress, the probed media facts, and which uploaded bytes they describe.
+
+use sqlx::Row;
+
+use super::users::parse_id;
+use super::{Db, DbError};
+use crate::domain::VideoStatus;
+use crate::ids::VideoId;
+
+/// What processing needs to know about a video before it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaState {
+    /// Where the video is in its life.
+    pub status: VideoStatus,
+    /// Whether the playable MP4, HLS ladder and poster were made (false when the
+    /// upload is served as it came, for want of ffmpeg).
+    pub processed: bool,
+    /// The entity tag of the upload that `status` describes, once one was handled.
+    pub source_etag: Option<String>,
+}
+
+/// The facts processing learned about a video.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaFacts {
+    /// Size of the uploaded file in bytes.
+    pub size: i64,
+    /// Length in milliseconds.
+    pub duration_ms: Option<i64>,
+    /// Displayed frame width in pixels.
+    pub width: Option<i64>,
+    /// Displayed frame height in pixels.
+    pub height: Option<i64>,
+    /// The upload's video codec (ffprobe's name, such as `h264` or `vp9`).
+    pub video_codec: Option<String>,
+    /// The upload's audio codec (ffprobe's name, such as `aac` or `opus`).
+    pub audio_codec: Option<String>,
+}
+
+impl Db {
+    /// The processing state of a video; `None` when it does not exist (any more).
+    pub async fn media_state(&self, id: VideoId) -> Result<Option<MediaState>, DbError> {
+        let row = sqlx::query(
+            self.sql("SELECT status, processed, source_etag FROM video_info WHERE id = ?"),
+        )
+        .bind(id.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let status: String = row.try_get("status")?;
+        let processed: i64 = row.try_get("processed")?;
+        Ok(Some(MediaState {
+            status: VideoStatus::parse(&status)
+                .ok_or_else(|| DbError::Corrupt(format!("bad status {status:?}")))?,
+            processed: processed != 0,
+            source_etag: row.try_get("source_etag")?,
+        }))
+    }
+
+    /// Whether the video exists.
+    pub async fn video_exists(&self, id: VideoId) -> Result<bool, DbError> {
+        Ok(self.media_state(id).await?.is_some())
+    }
+
+    /// Marks a video as being processed, at 0 %; false when it does not exist.
+    pub async fn start_processing(&self, id: VideoId, size: i64) -> Result<bool, DbError> {
+        let n = sqlx::query(self.sql(
+            "UPDATE video_info SET status = ?, progress = 0, failure = NULL, size = ? \
+             WHERE id = ?",
+        ))
+        .bind(VideoStatus::Processing.as_str())
+        .bind(size)
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Records processing progress in percent, while the video is being processed.
+    pub async fn set_progress(&self, id: VideoId, percent: i64) -> Result<(), DbError> {
+        sqlx::query(self.sql("UPDATE video_info SET progress = ? WHERE id = ? AND status = ?"))
+            .bind(percent)
+            .bind(id.to_string())
+            .bind(VideoStatus::Processing.as_str())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a video ready with what was learned of the upload whose tag is
+    /// `source_etag`; false when the video does not exist (any more).
+    pub async fn finish_processing(
+        &self,
+        id: VideoId,
+        facts: &MediaFacts,
+        processed: bool,
+        source_etag: &str,
+    ) -> Result<bool, DbError> {
+        let n = sqlx::query(self.sql(
+            "UPDATE video_info SET status = ?, progress = NULL, failure = NULL, size = ?, \
+             duration_ms = ?, width = ?, height = ?, video_codec = ?, audio_codec = ?, \
+             processed = ?, source_etag = ? WHERE id = ?",
+        ))
+        .bind(VideoStatus::Ready.as_str())
+        .bind(facts.size)
+        .bind(facts.duration_ms)
+        .bind(facts.width)
+        .bind(facts.height)
+        .bind(facts.video_codec.as_deref())
+        .bind(facts.audio_codec.as_deref())
+        .bind(i64::from(processed))
+        .bind(source_etag)
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Marks a video failed with a reason people can read; `source_etag` names the
+    /// upload that failed, when known. False when the video does not exist.
+    pub async fn fail_processing(
+        &self,
+        id: VideoId,
+        reason: &str,
+        source_etag: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let n = sqlx::query(self.sql(
+            "UPDATE video_info SET status = ?, progress = NULL, failure = ?, \
+             source_etag = COALESCE(?, source_etag) WHERE id = ?",
+        ))
+        .bind(VideoStatus::Failed.as_str())
+        .bind(reason)
+        .bind(source_etag)
+        .bind(id.to_string())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Videos created since `since_ms` that still await their upload and have no
+    /// processing task pending or running, newest first: the ones whose upload notice
+    /// may have been lost.
+    pub async fn uploads_to_check(
+        &self,
+        since_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<VideoId>, DbError> {
+        let rows = sqlx::query(self.sql(
+            "SELECT v.id FROM video_info v WHERE v.status = ? AND v.create_time >= ? \
+             AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.kind = 'process' \
+             AND t.video_id = v.id AND t.state IN ('pending', 'running')) \
+             ORDER BY v.create_time DESC, v.id DESC LIMIT ?",
+        ))
+        .bind(VideoStatus::AwaitingUpload.as_str())
+        .bind(since_ms)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| parse_id(r.try_get("id")?)).collect()
+    }
+
+    /// Ready videos served as they were uploaded (no ffmpeg then) with no processing
+    /// task pending or running.
+    pub async fn unprocessed_ready_videos(&self, limit: u32) -> Result<Vec<VideoId>, DbError> {
+        let rows = sqlx::query(self.sql(
+            "SELECT v.id FROM video_info v WHERE v.status = ? AND v.processed = 0 \
+             AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.kind = 'process' \
+             AND t.video_id = v.id AND t.state IN ('pending', 'running')) \
+             ORDER BY v.create_time, v.id LIMIT ?",
+        ))
+        .bind(VideoStatus::Ready.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| parse_id(r.try_get("id")?)).collect()
+    }
+}

@@ -1,0 +1,19 @@
+use reel_core::ids::VideoId;
+use reel_core::storage::keys;
+
+use super::Tasks;
+use crate::runner::Outcome;
+
+/// Removes every object of `video` (original, playable MP4, renditions, segments,
+/// poster, staged uploads), then its deletion record. Objects already gone count as
+/// deleted, so running it again, or after a crash midway, is harmless.
+pub async fn run(tasks: &Tasks, video: VideoId) -> Outcome {
+    match tasks.storage.delete_prefix(&keys::video_prefix(video)).await {
+        Ok(objects) => tracing::info!(objects, "video files deleted"),
+        Err(e) => return Outcome::Retry(format!("deleting the video's files: {e}")),
+    }
+    match tasks.db.remove_deletion_record(video).await {
+        Ok(()) => Outcome::Done,
+        Err(e) => Outcome::Retry(format!("removing the deletion record: {e}")),
+    }
+}

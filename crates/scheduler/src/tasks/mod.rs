@@ -1,0 +1,57 @@
+//! The work behind each kind of task.
+
+/// Deleting every object of a deleted video.
+pub mod delete;
+/// Making an upload playable in every browser.
+pub mod process;
+
+use std::path::PathBuf;
+
+use reel_core::db::{ClaimedTask, Db, TaskKind};
+use reel_core::storage::Storage;
+
+use crate::ffmpeg::Ffmpeg;
+use crate::runner::{Execute, Outcome};
+
+/// The executor of reel's tasks: what they need, and which code runs each kind.
+#[derive(Clone)]
+pub struct Tasks {
+    /// Videos and deletion records.
+    pub(crate) db: Db,
+    /// Video files.
+    pub(crate) storage: Storage,
+    /// ffmpeg, when it works on this machine.
+    pub(crate) ffmpeg: Option<Ffmpeg>,
+    /// Where processing keeps its working files.
+    pub(crate) work_dir: PathBuf,
+}
+
+impl Tasks {
+    /// An executor over `db` and `storage`; without `ffmpeg`, uploads are served as
+    /// they came.
+    pub fn new(db: Db, storage: Storage, ffmpeg: Option<Ffmpeg>, work_dir: PathBuf) -> Self {
+        Self {
+            db,
+            storage,
+            ffmpeg,
+            work_dir,
+        }
+    }
+}
+
+impl Execute for Tasks {
+    async fn execute(&self, task: &ClaimedTask) -> Outcome {
+        match task.kind {
+            TaskKind::DeleteVideo => delete::run(self, task.video_id).await,
+            TaskKind::ProcessVideo => process::run(self, task.video_id).await,
+        }
+    }
+
+    async fn gave_up(&self, task: &ClaimedTask, reason: &str) {
+        if task.kind == TaskKind::ProcessVideo
+            && let Err(e) = self.db.fail_processing(task.video_id, reason, None).await
+        {
+            tracing::error!(error = %e, "could not mark the video failed");
+        }
+    }
+}

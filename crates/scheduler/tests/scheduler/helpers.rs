@@ -1,0 +1,399 @@
+//! A scheduler on a fresh database and data dir per test, clips made with ffmpeg, and
+//! ffprobe to check what processing made.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use reel_core::db::{Db, DbOptions, NewVideo, TaskKind, TaskRecord, TaskState};
+use reel_core::ids::{UserId, VideoId};
+use reel_core::signing::{SigningKey, service};
+use reel_core::storage::Storage;
+use reel_scheduler::{Config, Scheduler};
+use serde_json::Value;
+use sqlx::Any;
+use sqlx::migrate::MigrateDatabase;
+use tokio_util::sync::CancellationToken;
+
+/// The database servers the suite runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    MySql,
+    Postgres,
+}
+
+/// Generates, for each listed `async fn name(db: &Db)`, one `#[tokio::test]` per
+/// backend: `sqlite::name`, `mysql::name`, `postgres::name`.
+#[macro_export]
+macro_rules! db_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() {
+                let scratch = $crate::helpers::ScratchDb::new($crate::helpers::Backend::Sqlite);
+                let db = scratch.connect().await;
+                super::$name(&db).await;
+                db.close().await;
+            })*
+        }
+        mod mysql {
+            $(#[tokio::test] async fn $name() {
+                let scratch = $crate::helpers::ScratchDb::new($crate::helpers::Backend::MySql);
+                let db = scratch.connect().await;
+                super::$name(&db).await;
+                db.close().await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() {
+                let scratch = $crate::helpers::ScratchDb::new($crate::helpers::Backend::Postgres);
+                let db = scratch.connect().await;
+                super::$name(&db).await;
+                db.close().await;
+            })*
+        }
+    };
+}
+
+/// A database made for one test and dropped after it, even when the test fails.
+pub struct ScratchDb {
+    /// Its URL.
+    pub url: String,
+    /// Keeps an SQLite file's directory alive.
+    dir: Option<tempfile::TempDir>,
+}
+
+fn server_url(var: &str, default: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| default.to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+impl ScratchDb {
+    pub fn new(backend: Backend) -> Self {
+        let name = format!("reel_s_{}", uuid::Uuid::new_v4().simple());
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                Self {
+                    url: reel_core::db::sqlite_url(dir.path()),
+                    dir: Some(dir),
+                }
+            }
+            Backend::MySql => Self {
+                url: format!(
+                    "{}/{name}",
+                    server_url("REEL_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
+                ),
+                dir: None,
+            },
+            Backend::Postgres => Self {
+                url: format!(
+                    "{}/{name}",
+                    server_url(
+                        "REEL_TEST_POSTGRES_URL",
+                        "postgres://postgres@127.0.0.1:5432"
+                    )
+                ),
+                dir: None,
+            },
+        }
+    }
+
+    /// Creates the database and runs the migrations.
+    pub async fn connect(&self) -> Db {
+        Db::connect(&DbOptions::new(&self.url))
+            .await
+            .unwrap_or_else(|e| panic!("the database server must be running ({}): {e}", self.url))
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        if self.dir.is_some() {
+            return;
+        }
+        let url = self.url.clone();
+        // Drop cannot await; a short-lived runtime on its own thread can.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(async {
+                    let _ = Any::force_drop_database(&url).await;
+                });
+        })
+        .join();
+    }
+}
+
+/// Creates a user and a video awaiting its upload, as the API does.
+pub async fn new_video(db: &Db) -> VideoId {
+    let user = UserId::random();
+    let name = format!("u{}", &user.to_string()[..8]);
+    db.create_user(user, &name, "not a real hash", 1_000)
+        .await
+        .expect("user");
+    let id = VideoId::random();
+    db.create_video(&NewVideo {
+        id,
+        author_id: user,
+        name: "a clip".into(),
+        create_time: reel_core::clock::system().now_ms(),
+    })
+    .await
+    .expect("video");
+    id
+}
+
+/// A scheduler serving its intake on a free port, its runner running, on a fresh
+/// SQLite database and data dir.
+pub struct TestScheduler {
+    /// The scheduler.
+    pub scheduler: Scheduler,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The service key the other services sign with.
+    pub key: SigningKey,
+    /// The data dir (storage under `storage/`).
+    pub data: tempfile::TempDir,
+    /// The database.
+    _scratch: ScratchDb,
+    /// Stops it.
+    stop: CancellationToken,
+    /// The server, and the runner unless intake only.
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Settings that make a test quick: short tick, lease and backoff.
+pub fn quick(config: &mut Config) {
+    config.tick = Duration::from_millis(50);
+    config.lease = Duration::from_secs(10);
+    config.retry_backoff = Duration::from_millis(100);
+    config.retry_backoff_max = Duration::from_secs(1);
+    config.max_attempts = 3;
+    config.reconcile_every = Duration::from_secs(3600);
+    config.shutdown_grace = Duration::from_secs(5);
+}
+
+impl TestScheduler {
+    /// Starts a scheduler; `tweak` adjusts the quick settings.
+    pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
+        let scratch = ScratchDb::new(Backend::Sqlite);
+        let data = tempfile::tempdir().expect("data dir");
+        Self::start_on(scratch, data, true, tweak).await
+    }
+
+    /// Serves the intake alone, without running tasks, so that they stay as stored.
+    pub async fn intake_only() -> Self {
+        let scratch = ScratchDb::new(Backend::Sqlite);
+        let data = tempfile::tempdir().expect("data dir");
+        Self::start_on(scratch, data, false, |_| {}).await
+    }
+
+    /// Starts a scheduler on a given database and data dir, running its tasks or not.
+    pub async fn start_on(
+        scratch: ScratchDb,
+        data: tempfile::TempDir,
+        run_tasks: bool,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let key = SigningKey::random();
+        let mut config = Config::new(&scratch.url, data.path(), key.clone());
+        quick(&mut config);
+        config.work_dir = data.path().to_owned();
+        tweak(&mut config);
+        let scheduler = Scheduler::build(config).await.expect("scheduler");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        let running = if run_tasks {
+            tokio::spawn(reel_scheduler::serve(
+                listener,
+                scheduler.clone(),
+                stop.clone().cancelled_owned(),
+            ))
+        } else {
+            let app = scheduler.router();
+            let shutdown = stop.clone().cancelled_owned();
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            })
+        };
+        Self {
+            scheduler,
+            base,
+            key,
+            data,
+            _scratch: scratch,
+            stop,
+            running,
+        }
+    }
+
+    /// Stops the scheduler gracefully and hands back its database and data dir.
+    pub async fn stop(self) -> (ScratchDb, tempfile::TempDir) {
+        self.stop.cancel();
+        self.running.await.unwrap().unwrap();
+        self.scheduler.db().close().await;
+        (self._scratch, self.data)
+    }
+
+    pub fn db(&self) -> &Db {
+        self.scheduler.db()
+    }
+
+    pub fn storage(&self) -> &Storage {
+        self.scheduler.storage()
+    }
+
+    /// Where the local store keeps `key`.
+    pub fn path_of(&self, key: &str) -> PathBuf {
+        self.data.path().join("storage").join(key)
+    }
+
+    /// The `Authorization` value for `method path`.
+    pub fn signed(&self, method: &str, path: &str) -> String {
+        service::authorization(
+            &self.key,
+            method,
+            path,
+            reel_core::clock::system().now_ms(),
+        )
+    }
+
+    /// A signed request.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let bare = path.split('?').next().unwrap();
+        reqwest::Client::new()
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header("authorization", self.signed(method.as_str(), bare))
+    }
+
+    /// Stores `bytes` as the video's upload, as the stream server does.
+    pub async fn upload(&self, video: VideoId, file: &Path) {
+        let bytes = std::fs::read(file).expect("clip");
+        self.storage()
+            .put(
+                &reel_core::storage::keys::original(video),
+                bytes::Bytes::from(bytes),
+            )
+            .await
+            .expect("upload");
+    }
+
+    /// Waits until the task reaches `state`.
+    pub async fn wait_for(&self, kind: TaskKind, video: VideoId, state: TaskState) -> TaskRecord {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(task) = self.db().task(kind, video).await
+                && task.state == state
+            {
+                return task;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{kind} task of {video} never reached {state}: {:?}",
+                self.db().task(kind, video).await
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// Makes a clip with ffmpeg in `dir`; fails the test with a clear message when ffmpeg
+/// is missing, so that a machine without it never skips these tests silently.
+pub fn clip(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("ffmpeg is required by the processing tests (apt-get install ffmpeg): {e}")
+        });
+    assert!(status.success(), "ffmpeg could not make {name}");
+    out
+}
+
+/// The test pattern and a tone, `seconds` long, at `size` (`WxH`).
+pub fn lavfi_inputs(size: &str, seconds: u32) -> Vec<String> {
+    vec![
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        format!("testsrc=size={size}:rate=25:duration={seconds}"),
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        format!("sine=frequency=440:duration={seconds}"),
+    ]
+}
+
+/// ffprobe's JSON view of a file's streams and format.
+pub fn ffprobe(file: &Path) -> Value {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("ffprobe is required by the processing tests: {e}"));
+    assert!(
+        out.status.success(),
+        "ffprobe cannot read {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The stream of `codec_type` in an ffprobe view.
+pub fn stream<'a>(probe: &'a Value, codec_type: &str) -> Option<&'a Value> {
+    probe["streams"]
+        .as_array()?
+        .iter()
+        .find(|s| s["codec_type"] == codec_type)
+}
+
+/// The MD5 of a file's first video stream's packets: equal when the stream was copied.
+pub fn video_packets_md5(file: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(file)
+        .args(["-map", "0:v:0", "-c", "copy", "-f", "md5", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The top-level boxes of an MP4, in order.
+pub fn mp4_boxes(file: &Path) -> Vec<String> {
+    let bytes = std::fs::read(file).unwrap();
+    let mut boxes = Vec::new();
+    let mut at = 0usize;
+    while at + 8 <= bytes.len() {
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        boxes.push(String::from_utf8_lossy(&bytes[at + 4..at + 8]).into_owned());
+        let size = if size == 1 {
+            u64::from_be_bytes(bytes[at + 8..at + 16].try_into().unwrap()) as usize
+        } else if size == 0 {
+            bytes.len() - at
+        } else {
+            size
+        };
+        at += size.max(8);
+    }
+    boxes
+}

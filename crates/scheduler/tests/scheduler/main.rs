@@ -1,0 +1,10 @@
+//! The scheduler's test suite: one binary, a fresh database and data dir per test.
+
+mod delete;
+mod helpers;
+mod intake;
+mod process;
+mod queue;
+mod reconcile;
+mod runner;
+mod stream_keys;
