@@ -18,6 +18,20 @@ backend_tests!(
     health_and_readiness,
 );
 
+#[tokio::test]
+async fn secure_cookies_are_marked_secure() {
+    let app = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| {
+        c.secure_cookies = true
+    })
+    .await;
+    let res = app.register("alice", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    app.finish().await;
+}
+
 async fn register_logs_the_user_in(app: &TestApp) {
     let res = app.register("alice", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::CREATED);

@@ -113,10 +113,10 @@ impl SessionStore {
     /// per TTL, not on every request.
     pub async fn lookup(&self, id: &SessionId) -> Result<Option<SessionRecord>, SessionError> {
         let now = self.clock.now_ms();
-        let mut session = match self.cache_get(id).await {
-            Some(s) => s,
+        let (mut session, cached) = match self.cache_get(id).await {
+            Some(s) => (s, true),
             None => match self.db.session(id).await {
-                Ok(s) => s,
+                Ok(s) => (s, false),
                 Err(DbError::NotFound) => return Ok(None),
                 Err(e) => return Err(e.into()),
             },
@@ -126,11 +126,14 @@ impl SessionStore {
             self.db.delete_session(id).await?;
             return Ok(None);
         }
-        if session.expires_ms - now < self.ttl_ms / 2 {
+        let renew = session.expires_ms - now < self.ttl_ms / 2;
+        if renew {
             session.expires_ms = now + self.ttl_ms;
             self.db.renew_session(id, session.expires_ms).await?;
         }
-        self.cache_put(&session).await;
+        if renew || !cached {
+            self.cache_put(&session).await;
+        }
         Ok(Some(session))
     }
 

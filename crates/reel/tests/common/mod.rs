@@ -1,4 +1,6 @@
 //! Runs the real `reel` binary as a child process and talks to it over HTTP.
+// Each test binary includes this module and uses only part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
