@@ -301,6 +301,16 @@ describe('a new user', () => {
     rmSync(big);
   });
 
+  test('is told when a file is not a video', async () => {
+    const text = join(work, 'notes.mp4');
+    writeFileSync(text, 'these are holiday notes, not a video\n'.repeat(200));
+    await page.getByLabel('Video file').setInputFiles(text);
+    await page.getByLabel('Title').fill('Not a video');
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await page.locator('#upload-error').getByText(/is not a video reel can take/).waitFor();
+    await page.locator('li.card.owned').filter({ hasText: 'Not a video' }).waitFor({ state: 'detached' });
+  });
+
   test('deletes the video after confirming, and it is gone everywhere', async () => {
     await page.goto(`/u/${alice.name}`);
     const card = page.locator('li.card.owned').filter({ hasText: videoTitle });
@@ -334,7 +344,8 @@ describe('a new user', () => {
 
   test('logs in again with the keyboard alone', async () => {
     await page.goto('/login');
-    // The name field has focus on arrival.
+    // The name field takes the focus on arrival (autofocus, applied at the first frame).
+    await page.waitForFunction(() => document.activeElement?.id === 'user_name');
     await page.keyboard.type(alice.name);
     await page.keyboard.press('Tab');
     await page.keyboard.type(alice.pwd);

@@ -5,8 +5,9 @@
 # test-output/browser-server.log. Installs chromium, ffmpeg and node if missing, and
 # the pinned playwright-core with `npm ci`.
 #
-# REEL_BIN=path uses that binary instead of building one; REEL_URL=http://… runs the
-# tests against a site that is already running instead of starting one.
+# Arguments go to `node --test` (e.g. --test-name-pattern=comment). REEL_BIN=path uses
+# that binary instead of building one; REEL_URL=http://… runs the tests against a site
+# that is already running instead of starting one.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -69,4 +70,4 @@ fi
 
 step "browser tests against $REEL_URL"
 cd "$here"
-node --test --test-reporter=spec reel.test.mjs
+node --test --test-reporter=spec "$@" reel.test.mjs

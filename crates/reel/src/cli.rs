@@ -40,6 +40,9 @@ pub enum Command {
     /// Run the web pages alone (default :8080), forwarding /api to the API and /videos,
     /// /upload to the stream server.
     Web(WebArgs),
+    /// Run the scheduler alone (default :9001): the task intake and the runner that
+    /// deletes files and processes uploads with ffmpeg.
+    Scheduler(SchedulerArgs),
     /// Bring the database schema up to date, then exit.
     Migrate(DbArgs),
 }
@@ -83,6 +86,10 @@ pub struct CommonArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long, env = "REEL_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Where video files live: file:///abs/path or s3://bucket[/prefix] (S3 credentials
+    /// from AWS_* variables) [default: <data-dir>/storage]
+    #[arg(long, env = "REEL_STORAGE_URL")]
+    pub storage_url: Option<String>,
 }
 
 /// Options of the API service.
@@ -165,6 +172,62 @@ pub struct WebArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long, env = "REEL_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+}
+
+/// `reel scheduler`.
+#[derive(Debug, Clone, Args)]
+pub struct SchedulerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:9001")]
+    pub listen: SocketAddr,
+    /// Options shared by the services.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Scheduler options.
+    #[command(flatten)]
+    pub tasks: SchedulerOptions,
+}
+
+/// Options of the scheduler.
+#[derive(Debug, Clone, Args)]
+pub struct SchedulerOptions {
+    /// Tasks run at once.
+    #[arg(long, env = "REEL_TASK_CONCURRENCY", default_value_t = 4)]
+    pub task_concurrency: usize,
+    /// ffmpeg jobs at once [default: one per core]
+    #[arg(long, env = "REEL_FFMPEG_JOBS")]
+    pub ffmpeg_jobs: Option<usize>,
+    /// Runs of a task before it stays failed.
+    #[arg(long, env = "REEL_TASK_MAX_ATTEMPTS", default_value_t = 5)]
+    pub task_max_attempts: u32,
+    /// Wait before a failed task's first retry; it doubles after each failure.
+    #[arg(long, env = "REEL_TASK_BACKOFF", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub task_backoff: Duration,
+    /// Longest wait between retries.
+    #[arg(long, env = "REEL_TASK_BACKOFF_MAX", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub task_backoff_max: Duration,
+    /// How long a claimed task is leased without renewal: a task whose scheduler died
+    /// is taken over by another after this.
+    #[arg(long, env = "REEL_TASK_LEASE", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub task_lease: Duration,
+    /// Most tasks claimed at once.
+    #[arg(long, env = "REEL_TASK_BATCH_SIZE", default_value_t = 16)]
+    pub task_batch_size: u32,
+    /// How often due tasks are looked for when nothing is queued in this process.
+    #[arg(long, env = "REEL_TASK_TICK", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub task_tick: Duration,
+    /// How often uploads that were never queued are looked for.
+    #[arg(long, env = "REEL_RECONCILE_EVERY", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub reconcile_every: Duration,
+    /// The ffmpeg program; without a working one, uploads are served as they came.
+    #[arg(long, env = "REEL_FFMPEG", default_value = "ffmpeg")]
+    pub ffmpeg: PathBuf,
+    /// The ffprobe program.
+    #[arg(long, env = "REEL_FFPROBE", default_value = "ffprobe")]
+    pub ffprobe: PathBuf,
+    /// Where processing keeps its working files [default: the system's temp dir]
+    #[arg(long, env = "REEL_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -6,7 +6,10 @@ use reel_core::clock;
 use reel_core::signing::SigningKey;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{ApiArgs, ApiOptions, Command, CommonArgs, DbArgs, ServeArgs, WebArgs};
+use crate::cli::{
+    ApiArgs, ApiOptions, Command, CommonArgs, DbArgs, SchedulerArgs, SchedulerOptions, ServeArgs,
+    WebArgs,
+};
 use crate::observability;
 
 /// Runs one command to its end.
@@ -15,6 +18,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Api(args) => api(args).await,
         Command::Web(args) => web(args).await,
+        Command::Scheduler(args) => scheduler(args).await,
         Command::Migrate(args) => migrate(args).await,
     }
 }
@@ -143,6 +147,48 @@ async fn web(args: WebArgs) -> anyhow::Result<()> {
         "web is serving"
     );
     reel_web::serve(listener, config, shutdown.cancelled_owned()).await?;
+    Ok(())
+}
+
+fn scheduler_config(
+    common: &CommonArgs,
+    options: &SchedulerOptions,
+) -> anyhow::Result<reel_scheduler::Config> {
+    let mut config = reel_scheduler::Config::new(
+        common.db.database_url()?,
+        &common.db.data_dir,
+        signing_key(common)?,
+    );
+    config.storage.url = common.storage_url.clone();
+    config.concurrency = options.task_concurrency;
+    if let Some(jobs) = options.ffmpeg_jobs {
+        config.ffmpeg_jobs = jobs;
+    }
+    config.max_attempts = options.task_max_attempts;
+    config.retry_backoff = options.task_backoff;
+    config.retry_backoff_max = options.task_backoff_max;
+    config.lease = options.task_lease;
+    config.batch_size = options.task_batch_size;
+    config.tick = options.task_tick;
+    config.reconcile_every = options.reconcile_every;
+    config.ffmpeg = options.ffmpeg.clone();
+    config.ffprobe = options.ffprobe.clone();
+    if let Some(dir) = &options.work_dir {
+        config.work_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+/// `reel scheduler`: the task intake and the runner.
+async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
+    start_metrics(&args.common, &shutdown).await?;
+    let config = scheduler_config(&args.common, &args.tasks)?;
+    let scheduler = reel_scheduler::Scheduler::build(config).await?;
+    let listener = bind(args.listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, "scheduler is serving");
+    reel_scheduler::serve(listener, scheduler, shutdown.clone().cancelled_owned()).await?;
+    shutdown.cancel();
     Ok(())
 }
 

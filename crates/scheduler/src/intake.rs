@@ -165,9 +165,7 @@ async fn list_tasks(
     let state = match query.state.as_deref() {
         None => None,
         Some(s) => Some(TaskState::parse(s).ok_or_else(|| {
-            SchedulerError::BadRequest(
-                "state must be pending, running, done or failed".to_owned(),
-            )
+            SchedulerError::BadRequest("state must be pending, running, done or failed".to_owned())
         })?),
     };
     let limit = query.limit.unwrap_or(DEFAULT_LIST_LIMIT);

@@ -57,6 +57,9 @@ pub trait TaskQueue: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, DbError>> + Send;
 }
 
+/// Deletion records turned into tasks per claim round, at most.
+const ADOPT_PER_ROUND: u32 = 256;
+
 /// The `tasks` table. Each claim first turns the deletion records the API wrote
 /// (`video_del_rec`) into deletion tasks, as the seed's dispatcher read them.
 #[derive(Clone, Debug)]
@@ -72,8 +75,8 @@ impl DbQueue {
     }
 
     /// Queues a deletion task for every deletion record that has none.
-    async fn adopt_deletion_records(&self, limit: u32, now_ms: i64) -> Result<(), DbError> {
-        for video in self.db.unqueued_deletions(limit).await? {
+    async fn adopt_deletion_records(&self, now_ms: i64) -> Result<(), DbError> {
+        for video in self.db.unqueued_deletions(ADOPT_PER_ROUND).await? {
             self.db
                 .enqueue_task(TaskKind::DeleteVideo, video, now_ms)
                 .await?;
@@ -90,7 +93,7 @@ impl TaskQueue for DbQueue {
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Vec<ClaimedTask>, DbError> {
-        if let Err(e) = self.adopt_deletion_records(limit, now_ms).await {
+        if let Err(e) = self.adopt_deletion_records(now_ms).await {
             // Claiming what is already queued does not depend on it; the next round retries.
             tracing::warn!(error = %e, "could not queue the pending deletion records");
         }
@@ -99,7 +102,12 @@ impl TaskQueue for DbQueue {
             .await
     }
 
-    async fn extend(&self, task: &ClaimedTask, until_ms: i64, now_ms: i64) -> Result<bool, DbError> {
+    async fn extend(
+        &self,
+        task: &ClaimedTask,
+        until_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, DbError> {
         self.db.extend_lease(task, until_ms, now_ms).await
     }
 

@@ -110,10 +110,16 @@ mod tests {
         let go = Proceed { honour_range: true };
         assert_eq!(check(&[]), go);
         assert_eq!(check(&[("if-none-match", TAG.into())]), NotModified);
-        assert_eq!(check(&[("if-none-match", format!("\"x\", W/{TAG}"))]), NotModified);
+        assert_eq!(
+            check(&[("if-none-match", format!("\"x\", W/{TAG}"))]),
+            NotModified
+        );
         assert_eq!(check(&[("if-none-match", "*".into())]), NotModified);
         assert_eq!(check(&[("if-none-match", "\"x\"".into())]), go);
-        assert_eq!(check(&[("if-modified-since", http(1_700_000_000))]), NotModified);
+        assert_eq!(
+            check(&[("if-modified-since", http(1_700_000_000))]),
+            NotModified
+        );
         assert_eq!(check(&[("if-modified-since", http(1_699_999_999))]), go);
         // If-None-Match wins over If-Modified-Since.
         let both = [
@@ -127,7 +133,10 @@ mod tests {
     fn match_and_unmodified_since() {
         use Outcome::*;
         assert_eq!(check(&[("if-match", "\"x\"".into())]), PreconditionFailed);
-        assert_eq!(check(&[("if-match", format!("W/{TAG}"))]), PreconditionFailed);
+        assert_eq!(
+            check(&[("if-match", format!("W/{TAG}"))]),
+            PreconditionFailed
+        );
         assert!(matches!(check(&[("if-match", TAG.into())]), Proceed { .. }));
         let old = [("if-unmodified-since", http(1_600_000_000))];
         assert_eq!(check(&old), PreconditionFailed);

@@ -28,7 +28,9 @@ pub enum StreamError {
         limit: u64,
     },
     /// The upload does not start like any accepted container.
-    #[error("not a video: accepted containers are MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV and Ogg")]
+    #[error(
+        "not a video: accepted containers are MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV and Ogg"
+    )]
     NotVideo,
     /// The request is not well formed.
     #[error("{0}")]

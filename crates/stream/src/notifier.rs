@@ -69,7 +69,10 @@ impl UploadNotifier for HttpIntake {
             if response.status().is_success() {
                 Ok(())
             } else {
-                Err(NotifyError(format!("scheduler answered {}", response.status())))
+                Err(NotifyError(format!(
+                    "scheduler answered {}",
+                    response.status()
+                )))
             }
         })
     }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use reel_core::error_body::ErrorBody;
 use reel_core::ids::VideoId;
-use reel_core::storage::{ObjectInfo, keys};
+use reel_core::storage::{ObjectInfo, OpenObject, keys};
 
 use crate::StreamState;
 use crate::conditional::{self, Outcome};
@@ -27,25 +27,26 @@ const CACHE_CONTROL: &str = "public, max-age=3600";
 /// The type cache is cleared when it grows past this many entries.
 const TYPE_CACHE_MAX: usize = 8192;
 
-/// Container types already sniffed, by entity tag, so that a playback request costs
+/// Container types already sniffed, by key and entity tag, so that a playback request costs
 /// no extra read (and, on S3, no extra round trip) once a video has been seen.
 #[derive(Default)]
 pub struct TypeCache {
-    /// Entity tag → media type.
-    types: Mutex<HashMap<String, &'static str>>,
+    /// `(key, entity tag)` → media type.
+    types: Mutex<HashMap<(String, String), &'static str>>,
 }
 
 impl TypeCache {
-    fn get(&self, etag: &str) -> Option<&'static str> {
-        self.types.lock().ok()?.get(etag).copied()
+    fn get(&self, info: &ObjectInfo) -> Option<&'static str> {
+        let types = self.types.lock().ok()?;
+        types.get(&(info.key.clone(), info.etag.clone())).copied()
     }
 
-    fn insert(&self, etag: &str, content_type: &'static str) {
+    fn insert(&self, info: &ObjectInfo, content_type: &'static str) {
         if let Ok(mut types) = self.types.lock() {
             if types.len() >= TYPE_CACHE_MAX {
                 types.clear();
             }
-            types.insert(etag.to_owned(), content_type);
+            types.insert((info.key.clone(), info.etag.clone()), content_type);
         }
     }
 }
@@ -58,16 +59,13 @@ pub async fn video(
     headers: HeaderMap,
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
-    let storage = state.storage();
-    let info = match storage.head(&keys::playable(video)).await? {
-        Some(info) => info,
-        None => storage
-            .head(&keys::original(video))
-            .await?
-            .ok_or(StreamError::NotFound)?,
-    };
-    let content_type = container_type(&state, &info).await?;
-    respond(&state, &method, &headers, info, content_type).await
+    let object = state
+        .storage()
+        .open_first(&[keys::playable(video), keys::original(video)])
+        .await?
+        .ok_or(StreamError::NotFound)?;
+    let content_type = container_type(&state, &object.info).await?;
+    respond(&method, &headers, object, content_type).await
 }
 
 /// `GET`/`HEAD /videos/{vid}/poster.jpg`.
@@ -78,12 +76,12 @@ pub async fn poster(
     headers: HeaderMap,
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
-    let info = state
+    let object = state
         .storage()
-        .head(&keys::poster(video))
+        .open_first(&[keys::poster(video)])
         .await?
         .ok_or(StreamError::NotFound)?;
-    respond(&state, &method, &headers, info, "image/jpeg").await
+    respond(&method, &headers, object, "image/jpeg").await
 }
 
 /// `GET`/`HEAD /videos/{vid}/hls/{*path}`.
@@ -95,25 +93,22 @@ pub async fn hls(
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
     let key = keys::hls(video, &path).ok_or(StreamError::NotFound)?;
-    let info = state
+    let object = state
         .storage()
-        .head(&key)
+        .open_first(&[key])
         .await?
         .ok_or(StreamError::NotFound)?;
-    respond(
-        &state,
-        &method,
-        &headers,
-        info,
-        sniff::content_type_by_extension(&path),
-    )
-    .await
+    let content_type = sniff::content_type_by_extension(&path);
+    respond(&method, &headers, object, content_type).await
 }
 
 /// The media type of a stored video, from its first bytes (cached by entity tag).
-async fn container_type(state: &StreamState, info: &ObjectInfo) -> Result<&'static str, StreamError> {
+async fn container_type(
+    state: &StreamState,
+    info: &ObjectInfo,
+) -> Result<&'static str, StreamError> {
     let cache = state.content_types();
-    if let Some(known) = cache.get(&info.etag) {
+    if let Some(known) = cache.get(info) {
         return Ok(known);
     }
     let head: Vec<bytes::Bytes> = state
@@ -123,23 +118,26 @@ async fn container_type(state: &StreamState, info: &ObjectInfo) -> Result<&'stat
         .try_collect()
         .await
         .map_err(|e| StreamError::Storage(e.into()))?;
-    let content_type = sniff::detect(&head.concat())
-        .map_or("application/octet-stream", |c| c.content_type());
-    cache.insert(&info.etag, content_type);
+    let content_type =
+        sniff::detect(&head.concat()).map_or("application/octet-stream", |c| c.content_type());
+    cache.insert(info, content_type);
     Ok(content_type)
 }
 
 async fn respond(
-    state: &StreamState,
     method: &Method,
     headers: &HeaderMap,
-    info: ObjectInfo,
+    object: OpenObject,
     content_type: &'static str,
 ) -> Result<Response, StreamError> {
+    let info = &object.info;
     let mut response = Response::new(Body::empty());
     let out = response.headers_mut();
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    out.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    out.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
     out.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -194,9 +192,12 @@ async fn respond(
     };
     let out = response.headers_mut();
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    out.insert(header::CONTENT_LENGTH, HeaderValue::from(span.end - span.start));
+    out.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(span.end - span.start),
+    );
     if method != Method::HEAD {
-        let stream = state.storage().read_range(&info.key, span).await?;
+        let stream = object.read_range(span).await?;
         *response.body_mut() = Body::from_stream(stream);
     }
     Ok(response.into_response())

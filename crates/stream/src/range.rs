@@ -130,7 +130,10 @@ mod tests {
             assert_eq!(resolve(Some(h), 1000), Full, "{h}");
         }
         assert_eq!(resolve(None, 1000), Full);
-        assert_eq!(resolve(Some(&format!("bytes={}", "0-1,".repeat(500))), 1000), Full);
+        assert_eq!(
+            resolve(Some(&format!("bytes={}", "0-1,".repeat(500))), 1000),
+            Full
+        );
     }
 
     #[test]

@@ -117,7 +117,10 @@ mod tests {
     fn every_accepted_container_is_recognised() {
         let cases: Vec<(Vec<u8>, Container)> = vec![
             (padded(b"\0\0\0\x20ftypisom\0\0\x02\0"), Container::Mp4),
-            (padded(b"\0\0\0\x14ftypqt  \0\0\x02\0"), Container::QuickTime),
+            (
+                padded(b"\0\0\0\x14ftypqt  \0\0\x02\0"),
+                Container::QuickTime,
+            ),
             (padded(b"\0\0\0\x08wide\0\0\0\0mdat"), Container::QuickTime),
             (
                 padded(b"\x1A\x45\xDF\xA3\x9F\x42\x86\x81\x01\x42\x82\x84webm"),

@@ -193,7 +193,9 @@ pub async fn append(
     body: Body,
 ) -> Result<Response, StreamError> {
     require_version(&headers)?;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     if content_type != Some(PATCH_CONTENT_TYPE) {
         return Err(StreamError::WrongMediaType(format!(
             "PATCH bodies must be {PATCH_CONTENT_TYPE}"

@@ -352,7 +352,10 @@ mod tests {
     #[tokio::test]
     async fn the_limit_stops_the_stream() {
         let out = run(vec![Ok(mp4(600)), Ok(vec![0; 600])], 1000, 0, &[], None).await;
-        assert!(matches!(out.last(), Some(Err(UploadError::TooLarge { limit: 1000 }))));
+        assert!(matches!(
+            out.last(),
+            Some(Err(UploadError::TooLarge { limit: 1000 }))
+        ));
     }
 
     #[tokio::test]
@@ -360,7 +363,14 @@ mod tests {
         let data = mp4(1000);
         let first = run(vec![Ok(data[..10].to_vec())], 1000, 0, &[], Some(1000)).await;
         assert_eq!(first.len(), 1, "short first part passes undecided");
-        let rest = run(vec![Ok(data[10..].to_vec())], 1000, 10, &data[..10], Some(1000)).await;
+        let rest = run(
+            vec![Ok(data[10..].to_vec())],
+            1000,
+            10,
+            &data[..10],
+            Some(1000),
+        )
+        .await;
         let joined: Vec<u8> = rest.into_iter().flat_map(Result::unwrap).collect();
         assert_eq!(joined, data[10..]);
         let bad = run(vec![Ok(vec![1; 990])], 1000, 10, &[9; 10], Some(1000)).await;

@@ -147,11 +147,12 @@ macro_rules! task_select {
     };
 }
 
-/// A task is claimable when it is pending and due, or running with an expired lease.
+/// A task is claimable when it is pending and due, or running with an expired lease;
+/// the oldest due first.
 macro_rules! claimable {
     () => {
-        "SELECT id, kind, video_id, attempts, last_error FROM tasks \
-         WHERE state IN ('pending', 'running') AND due_at <= ? ORDER BY due_at LIMIT ?"
+        "FROM tasks WHERE state IN ('pending', 'running') AND due_at <= ? \
+         ORDER BY due_at LIMIT ?"
     };
 }
 
@@ -268,14 +269,11 @@ impl Db {
 
     /// The task of `kind` for `video`.
     pub async fn task(&self, kind: TaskKind, video: VideoId) -> Result<TaskRecord, DbError> {
-        let row = sqlx::query(self.sql(concat!(
-            task_select!(),
-            "WHERE kind = ? AND video_id = ?"
-        )))
-        .bind(kind.as_str())
-        .bind(video.to_string())
-        .fetch_one(self.pool())
-        .await?;
+        let row = sqlx::query(self.sql(concat!(task_select!(), "WHERE kind = ? AND video_id = ?")))
+            .bind(kind.as_str())
+            .bind(video.to_string())
+            .fetch_one(self.pool())
+            .await?;
         TaskRecord::from_row(&row)
     }
 
@@ -328,13 +326,13 @@ impl Db {
                 let query = match self.backend() {
                     Backend::Postgres => concat!(
                         "UPDATE tasks SET state = 'running', lease_token = ?, lease_owner = ?, \
-                         due_at = ?, attempts = attempts + 1, update_time = ? WHERE id IN (",
+                         due_at = ?, attempts = attempts + 1, update_time = ? WHERE id IN (SELECT id ",
                         claimable!(),
                         " FOR UPDATE SKIP LOCKED) RETURNING id, kind, video_id, attempts, last_error"
                     ),
                     _ => concat!(
                         "UPDATE tasks SET state = 'running', lease_token = ?, lease_owner = ?, \
-                         due_at = ?, attempts = attempts + 1, update_time = ? WHERE id IN (",
+                         due_at = ?, attempts = attempts + 1, update_time = ? WHERE id IN (SELECT id ",
                         claimable!(),
                         ") RETURNING id, kind, video_id, attempts, last_error"
                     ),
@@ -362,11 +360,15 @@ impl Db {
                     .execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                     .await?;
                 let mut tx = conn.begin().await?;
-                let rows = sqlx::query(concat!(claimable!(), " FOR UPDATE SKIP LOCKED"))
-                    .bind(now_ms)
-                    .bind(limit)
-                    .fetch_all(&mut *tx)
-                    .await?;
+                let rows = sqlx::query(concat!(
+                    "SELECT id, kind, video_id, attempts, last_error ",
+                    claimable!(),
+                    " FOR UPDATE SKIP LOCKED"
+                ))
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
                 let claimed = rows
                     .iter()
                     .map(|r| claimed_from_row(r, token, lease_until_ms, true))
@@ -493,13 +495,11 @@ impl Db {
 
     /// Removes tasks that finished successfully before `before_ms`; returns how many.
     pub async fn prune_done_tasks(&self, before_ms: i64) -> Result<u64, DbError> {
-        let n = sqlx::query(self.sql(
-            "DELETE FROM tasks WHERE state = 'done' AND update_time < ?",
-        ))
-        .bind(before_ms)
-        .execute(self.pool())
-        .await?
-        .rows_affected();
+        let n = sqlx::query(self.sql("DELETE FROM tasks WHERE state = 'done' AND update_time < ?"))
+            .bind(before_ms)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
         Ok(n)
     }
 

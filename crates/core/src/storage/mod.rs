@@ -188,6 +188,34 @@ impl PendingPut {
     }
 }
 
+/// An object opened for reading: its metadata now, its bytes on demand. On disk the
+/// file is already open, so a playback costs one blocking call to open and stat and then
+/// only the reads.
+pub struct OpenObject {
+    /// What storage knows about it.
+    pub info: ObjectInfo,
+    /// Where its bytes come from.
+    source: OpenSource,
+}
+
+/// Where an [`OpenObject`]'s bytes come from.
+enum OpenSource {
+    /// An open file.
+    File(std::fs::File),
+    /// A remote store, read by key.
+    Store(Storage),
+}
+
+impl OpenObject {
+    /// Streams bytes `range`, which must lie within the object's size.
+    pub async fn read_range(self, range: Range<u64>) -> Result<ByteStream, StorageError> {
+        match self.source {
+            OpenSource::File(file) => Ok(local::file_stream(file, range)),
+            OpenSource::Store(storage) => storage.read_range(&self.info.key, range).await,
+        }
+    }
+}
+
 impl Storage {
     /// Opens the store that `options` names, creating the local root if needed.
     pub async fn open(options: &StorageOptions) -> Result<Self, StorageError> {
@@ -228,6 +256,34 @@ impl Storage {
         match &*self.backend {
             Backend::Local(l) => l.head(key).await,
             Backend::S3(s) => s.head(key).await,
+        }
+    }
+
+    /// Opens the first of `keys` that exists, or `None` when none does.
+    pub async fn open_first(&self, keys: &[String]) -> Result<Option<OpenObject>, StorageError> {
+        for key in keys {
+            check_key(key)?;
+        }
+        match &*self.backend {
+            Backend::Local(l) => {
+                Ok(l.open_first(keys.to_vec())
+                    .await?
+                    .map(|(info, file)| OpenObject {
+                        info,
+                        source: OpenSource::File(file),
+                    }))
+            }
+            Backend::S3(s) => {
+                for key in keys {
+                    if let Some(info) = s.head(key).await? {
+                        return Ok(Some(OpenObject {
+                            info,
+                            source: OpenSource::Store(self.clone()),
+                        }));
+                    }
+                }
+                Ok(None)
+            }
         }
     }
 

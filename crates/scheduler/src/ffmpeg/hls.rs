@@ -112,7 +112,10 @@ mod tests {
                         #EXTINF:2.5,\nseg_001.ts\n#EXT-X-ENDLIST\n";
         assert_eq!(
             segments(playlist),
-            [("seg_000.ts".to_owned(), 4.0), ("seg_001.ts".to_owned(), 2.5)]
+            [
+                ("seg_000.ts".to_owned(), 4.0),
+                ("seg_001.ts".to_owned(), 2.5)
+            ]
         );
     }
 

@@ -93,22 +93,10 @@ impl Ffmpeg {
     /// What ffprobe says about `file`, in `dir`. A file it cannot read is
     /// [`MediaError::Unusable`].
     pub async fn probe(&self, dir: &Path, file: &str) -> Result<Probe, MediaError> {
-        let args: Vec<OsString> = [
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_format",
-            "-show_streams",
-            file,
-        ]
-        .iter()
-        .map(OsString::from)
-        .collect();
         let out = run(
             &self.ffprobe,
             dir,
-            &args,
+            &probe_args(file),
             Duration::from_secs(120),
             None,
             None,
@@ -146,6 +134,22 @@ impl Ffmpeg {
             )))
         }
     }
+}
+
+/// The ffprobe arguments that describe `file` as JSON.
+pub fn probe_args(file: &str) -> Vec<OsString> {
+    [
+        "-v",
+        "error",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+        file,
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect()
 }
 
 /// What a finished command left.
@@ -230,8 +234,8 @@ async fn run(
             limit.as_secs()
         ))
     })?;
-    let status =
-        status.map_err(|e| MediaError::Interrupted(format!("waiting for {}: {e}", program.display())))?;
+    let status = status
+        .map_err(|e| MediaError::Interrupted(format!("waiting for {}: {e}", program.display())))?;
     if status.code().is_none() {
         return Err(MediaError::Interrupted(format!(
             "{} was stopped by a signal ({status})",
@@ -276,9 +280,18 @@ mod tests {
 
     #[test]
     fn progress_lines_become_percentages() {
-        assert_eq!(progress_percent("out_time_us=5000000", Some(10_000)), Some(50));
-        assert_eq!(progress_percent("out_time_us=12000000", Some(10_000)), Some(99));
-        assert_eq!(progress_percent("out_time_us=-40000", Some(10_000)), Some(0));
+        assert_eq!(
+            progress_percent("out_time_us=5000000", Some(10_000)),
+            Some(50)
+        );
+        assert_eq!(
+            progress_percent("out_time_us=12000000", Some(10_000)),
+            Some(99)
+        );
+        assert_eq!(
+            progress_percent("out_time_us=-40000", Some(10_000)),
+            Some(0)
+        );
         assert_eq!(progress_percent("out_time_us=N/A", Some(10_000)), None);
         assert_eq!(progress_percent("out_time_us=5000000", None), None);
         assert_eq!(progress_percent("frame=12", Some(10_000)), None);

@@ -8,7 +8,11 @@ use crate::runner::Outcome;
 /// poster, staged uploads), then its deletion record. Objects already gone count as
 /// deleted, so running it again, or after a crash midway, is harmless.
 pub async fn run(tasks: &Tasks, video: VideoId) -> Outcome {
-    match tasks.storage.delete_prefix(&keys::video_prefix(video)).await {
+    match tasks
+        .storage
+        .delete_prefix(&keys::video_prefix(video))
+        .await
+    {
         Ok(objects) => tracing::info!(objects, "video files deleted"),
         Err(e) => return Outcome::Retry(format!("deleting the video's files: {e}")),
     }

@@ -137,10 +137,7 @@ async fn process(tasks: &Tasks, video: VideoId) -> Result<(), Failure> {
     )
     .await?;
 
-    let probe = ffmpeg
-        .probe(dir, files::ORIGINAL)
-        .await
-        .map_err(unusable)?;
+    let probe = ffmpeg.probe(dir, files::ORIGINAL).await.map_err(unusable)?;
     let plan = Plan::new(&probe).map_err(unusable)?;
     for rung in &plan.rungs {
         tokio::fs::create_dir_all(dir.join(files::HLS).join(&rung.name)).await?;

@@ -21,7 +21,10 @@ async fn the_apis_deletions_remove_every_object_then_the_record() {
         keys::hls(video, "720p/index.m3u8").unwrap(),
         keys::hls(video, "720p/seg_000.ts").unwrap(),
         keys::hls(video, "360p/seg_000.ts").unwrap(),
-        format!("{}state.json", keys::resumable_staging(video, "abc").unwrap()),
+        format!(
+            "{}state.json",
+            keys::resumable_staging(video, "abc").unwrap()
+        ),
         keys::original(other),
     ];
     for key in &objects {

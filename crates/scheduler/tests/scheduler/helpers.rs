@@ -258,12 +258,7 @@ impl TestScheduler {
 
     /// The `Authorization` value for `method path`.
     pub fn signed(&self, method: &str, path: &str) -> String {
-        service::authorization(
-            &self.key,
-            method,
-            path,
-            reel_core::clock::system().now_ms(),
-        )
+        service::authorization(&self.key, method, path, reel_core::clock::system().now_ms())
     }
 
     /// A signed request.

@@ -136,7 +136,10 @@ async fn malformed_requests_get_json_errors() {
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     json(missing).await;
     let wrong_method = app
-        .request(Method::GET, &format!("/tasks/process/{}", VideoId::random()))
+        .request(
+            Method::GET,
+            &format!("/tasks/process/{}", VideoId::random()),
+        )
         .send()
         .await
         .unwrap();

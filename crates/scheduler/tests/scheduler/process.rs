@@ -86,7 +86,16 @@ fn h264_mov(dir: &Path) -> PathBuf {
 fn tiny_clip(dir: &Path, name: &str) -> PathBuf {
     let a = args(
         lavfi_inputs("320x240", 1),
-        &["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"],
+        &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+        ],
     );
     make(dir, name, &a)
 }
@@ -129,7 +138,10 @@ async fn a_vp9_webm_is_transcoded_to_mp4_hls_and_a_poster() {
     assert_eq!((record.width, record.height), (Some(854), Some(480)));
     let duration = record.duration_ms.unwrap();
     assert!((1900..=2100).contains(&duration), "{duration}");
-    assert_eq!(record.size, Some(std::fs::metadata(&file).unwrap().len() as i64));
+    assert_eq!(
+        record.size,
+        Some(std::fs::metadata(&file).unwrap().len() as i64)
+    );
     assert_eq!((record.progress, record.failure), (None, None));
     let state = app.db().media_state(video).await.unwrap().unwrap();
     assert!(state.processed);
@@ -154,7 +166,10 @@ async fn a_vp9_webm_is_transcoded_to_mp4_hls_and_a_poster() {
     let poster = ffprobe(&app.path_of(&keys::poster(video)));
     let picture = stream(&poster, "video").unwrap();
     assert_eq!(picture["codec_name"], "mjpeg");
-    assert_eq!((&picture["width"], &picture["height"]), (&854.into(), &480.into()));
+    assert_eq!(
+        (&picture["width"], &picture["height"]),
+        (&854.into(), &480.into())
+    );
     app.stop().await;
 }
 
@@ -218,8 +233,14 @@ async fn a_corrupt_file_fails_at_once_with_a_readable_reason() {
     let record = app.db().video(video).await.unwrap();
     assert_eq!(record.status, VideoStatus::Failed);
     let reason = record.failure.unwrap();
-    assert!(reason.starts_with("not a video file ffmpeg can read"), "{reason}");
-    assert!(!reason.contains(app.data.path().to_str().unwrap()), "{reason}");
+    assert!(
+        reason.starts_with("not a video file ffmpeg can read"),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains(app.data.path().to_str().unwrap()),
+        "{reason}"
+    );
     assert_eq!(task.last_error.as_deref(), Some(reason.as_str()));
     assert!(
         app.storage()
@@ -316,6 +337,33 @@ async fn progress_is_readable_while_processing_runs() {
         .await;
     let record = app.db().video(video).await.unwrap();
     assert_eq!((record.status, record.progress), (VideoStatus::Ready, None));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_crashing_ffmpeg_is_retried_then_the_video_shows_why_it_failed() {
+    let data = tempfile::tempdir().unwrap();
+    // Killed by a signal every time: a failure that might pass, so it is retried.
+    let ffmpeg = wrapper(data.path(), "kill -9 $$");
+    let app = TestScheduler::start_on(
+        crate::helpers::ScratchDb::new(crate::helpers::Backend::Sqlite),
+        data,
+        true,
+        |c| c.ffmpeg = ffmpeg,
+    )
+    .await;
+    let file = tiny_clip(app.data.path(), "tiny.mp4");
+    let video = process(&app, &file, TaskState::Failed).await;
+    let task = app.db().task(TaskKind::ProcessVideo, video).await.unwrap();
+    assert_eq!(task.attempts, 3, "max_attempts runs");
+    let reason = task.last_error.unwrap();
+    assert!(
+        reason.starts_with("gave up after 3 attempts:") && reason.contains("signal"),
+        "{reason}"
+    );
+    let record = app.db().video(video).await.unwrap();
+    assert_eq!(record.status, VideoStatus::Failed);
+    assert_eq!(record.failure.as_deref(), Some(reason.as_str()));
     app.stop().await;
 }
 

@@ -145,7 +145,11 @@ async fn retries_wait_and_releases_do_not_count(db: &Db) {
     db.enqueue_task(TaskKind::ProcessVideo, video, T0)
         .await
         .unwrap();
-    let t = db.claim_tasks("a", 1, T0, T0 + 100).await.unwrap().remove(0);
+    let t = db
+        .claim_tasks("a", 1, T0, T0 + 100)
+        .await
+        .unwrap()
+        .remove(0);
     assert!(
         db.retry_task(&t, T0 + 5000, "storage down", T0 + 1)
             .await
@@ -235,7 +239,11 @@ async fn reconciliation_queries_find_what_was_missed(db: &Db) {
         .await
         .unwrap();
     let found = db.uploads_to_check(0, 10).await.unwrap();
-    assert_eq!(found, [waiting], "a video with a pending task is left alone");
+    assert_eq!(
+        found,
+        [waiting],
+        "a video with a pending task is left alone"
+    );
 
     let facts = reel_core::db::MediaFacts {
         size: 10,
@@ -251,9 +259,17 @@ async fn reconciliation_queries_find_what_was_missed(db: &Db) {
     assert!(!state.processed);
     assert_eq!(state.source_etag.as_deref(), Some("\"e1\""));
 
-    let task = db.claim_tasks("a", 5, T0, T0 + 100).await.unwrap().remove(0);
+    let task = db
+        .claim_tasks("a", 5, T0, T0 + 100)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(task.video_id, queued);
     assert!(db.complete_task(&task, T0 + 1).await.unwrap());
-    assert_eq!(db.prune_done_tasks(T0 + 1).await.unwrap(), 0, "kept while recent");
+    assert_eq!(
+        db.prune_done_tasks(T0 + 1).await.unwrap(),
+        0,
+        "kept while recent"
+    );
     assert_eq!(db.prune_done_tasks(T0 + 2).await.unwrap(), 1);
 }

@@ -21,7 +21,10 @@ async fn an_upload_whose_notice_was_lost_is_processed_anyway() {
     let never_uploaded = new_video(app.db()).await;
     // The stream server stored the upload, and its notice never arrived.
     app.storage()
-        .put(&keys::original(uploaded), Bytes::from_static(b"video bytes"))
+        .put(
+            &keys::original(uploaded),
+            Bytes::from_static(b"video bytes"),
+        )
         .await
         .unwrap();
     app.wait_for(TaskKind::ProcessVideo, uploaded, TaskState::Done)
@@ -69,14 +72,29 @@ async fn uploads_served_unprocessed_are_processed_once_ffmpeg_works() {
     without
         .wait_for(TaskKind::ProcessVideo, video, TaskState::Done)
         .await;
-    assert!(!without.db().media_state(video).await.unwrap().unwrap().processed);
+    assert!(
+        !without
+            .db()
+            .media_state(video)
+            .await
+            .unwrap()
+            .unwrap()
+            .processed
+    );
     let (db, data) = without.stop().await;
 
     let with = TestScheduler::start_on(db, data, true, |_| {}).await;
     let done = with.scheduler.reconcile().await.unwrap();
     assert_eq!(done.requeued_unprocessed, 1);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while !with.db().media_state(video).await.unwrap().unwrap().processed {
+    while !with
+        .db()
+        .media_state(video)
+        .await
+        .unwrap()
+        .unwrap()
+        .processed
+    {
         assert!(tokio::time::Instant::now() < deadline, "never processed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -403,7 +403,14 @@ async fn a_dead_schedulers_task_is_taken_over_when_its_lease_expires() {
     let id = queue.add(clock.now_ms());
     // Another scheduler claims it for 5 s and dies.
     let now = clock.now_ms();
-    assert_eq!(queue.claim("dead", 1, now, now + 5_000).await.unwrap().len(), 1);
+    assert_eq!(
+        queue
+            .claim("dead", 1, now, now + 5_000)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let runner = start(&queue, &script, settings(), &clock);
     tokio::time::sleep(Duration::from_millis(4_500)).await;
     assert_eq!(script.run_count(), 0, "the lease still holds");

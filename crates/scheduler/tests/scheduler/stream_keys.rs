@@ -54,7 +54,11 @@ async fn the_stream_server_serves_what_processing_made() {
 
     let (content_type, body) = get(format!("/videos/{video}")).await;
     assert_eq!(content_type, "video/mp4");
-    let playable = app.storage().read_small(&keys::playable(video)).await.unwrap();
+    let playable = app
+        .storage()
+        .read_small(&keys::playable(video))
+        .await
+        .unwrap();
     assert_eq!(body, playable, "the MP4, not the WebM original");
     let (content_type, _) = get(format!("/videos/{video}/poster.jpg")).await;
     assert_eq!(content_type, "image/jpeg");

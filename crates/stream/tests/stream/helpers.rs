@@ -46,18 +46,23 @@ pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
         let python = std::env::var("REEL_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let launcher = "import sys\n\
+        // Moto's output goes to a log file, never to a pipe nobody reads: a full pipe
+        // would block the server mid-test.
+        let log_path = std::env::temp_dir().join(format!("reel-moto-{}.log", std::process::id()));
+        let log = std::fs::File::create(&log_path).expect("moto log file");
+        let launcher = "import os, sys\n\
             from moto.server import ThreadedMotoServer\n\
             s = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)\n\
             s.start()\n\
             print(s.get_host_and_port()[1], flush=True)\n\
+            os.dup2(2, 1)\n\
             sys.stdin.read()\n\
             s.stop()\n";
         let mut child = Command::new(&python)
             .args(["-c", launcher])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .unwrap_or_else(|e| {
                 panic!("S3 tests need {python} with moto: pip install 'moto[server]' ({e})")
@@ -67,14 +72,8 @@ pub fn moto() -> &'static Moto {
             .read_line(&mut line)
             .expect("moto launcher output");
         let port: u16 = line.trim().parse().unwrap_or_else(|_| {
-            let mut err = String::new();
-            let _ = std::io::Read::read_to_string(
-                &mut child.stderr.take().expect("piped stderr"),
-                &mut err,
-            );
-            panic!(
-                "S3 tests need moto: pip install 'moto[server]' (the launcher said {line:?}, {err})"
-            )
+            let err = std::fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("S3 tests need moto: pip install 'moto[server]' (moto said: {err})")
         });
         let endpoint = format!("http://127.0.0.1:{port}");
         let created = std::thread::spawn({
@@ -87,7 +86,11 @@ pub fn moto() -> &'static Moto {
         .join()
         .unwrap()
         .expect("create the test bucket");
-        assert!(created.status().is_success(), "bucket: {}", created.status());
+        assert!(
+            created.status().is_success(),
+            "bucket: {}",
+            created.status()
+        );
         Moto {
             _child: child,
             endpoint,

@@ -27,13 +27,28 @@ async fn over_the_limit_is_429_and_permits_come_back(backend: Backend) {
     assert!(read_head(&mut leaver).await.starts_with("HTTP/1.1 200"));
     assert_eq!(s.state.limiter().in_use(), 2);
 
-    let refused = s.client.get(s.url(&format!("/videos/{v}"))).send().await.unwrap();
+    let refused = s
+        .client
+        .get(s.url(&format!("/videos/{v}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(refused.headers()["retry-after"], "1");
     let body: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(body["code"], "too_many_connections");
-    let upload = s.client.put(s.upload_url(v)).body(mp4_bytes(1000)).send().await.unwrap();
-    assert_eq!(upload.status(), StatusCode::TOO_MANY_REQUESTS, "uploads share the cap");
+    let upload = s
+        .client
+        .put(s.upload_url(v))
+        .body(mp4_bytes(1000))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        upload.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "uploads share the cap"
+    );
 
     // Released when the body has been sent in full...
     let mut sink = vec![0u8; 1 << 20];

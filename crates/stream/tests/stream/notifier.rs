@@ -64,7 +64,11 @@ async fn the_scheduler_is_told_with_retries(backend: Backend) {
     .await;
     let calls = intake.calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 3, "no calls after success");
-    assert!(calls.iter().all(|(vid, signed)| *vid == v.to_string() && *signed));
+    assert!(
+        calls
+            .iter()
+            .all(|(vid, signed)| *vid == v.to_string() && *signed)
+    );
     s.eventually("the outbox note is removed", async || {
         s.storage()
             .head(&keys::outbox_process(v))
@@ -81,9 +85,17 @@ async fn undelivered_notices_survive_a_restart(backend: Backend) {
     *intake.key.lock().unwrap() = Some(s.key.clone());
     let v = VideoId::random();
     s.put_video(v, mp4_bytes(10_000)).await;
-    s.eventually("a failed attempt", async || !intake.calls.lock().unwrap().is_empty())
-        .await;
-    assert!(s.storage().head(&keys::outbox_process(v)).await.unwrap().is_some());
+    s.eventually("a failed attempt", async || {
+        !intake.calls.lock().unwrap().is_empty()
+    })
+    .await;
+    assert!(
+        s.storage()
+            .head(&keys::outbox_process(v))
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // The next run delivers it, here through a pluggable in-process notifier.
     let delivered = Arc::new(Mutex::new(Vec::new()));

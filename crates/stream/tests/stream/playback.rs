@@ -4,8 +4,7 @@ use reel_core::ids::VideoId;
 use reel_core::storage::keys;
 use reqwest::StatusCode;
 use reqwest::header::{
-    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
-    LAST_MODIFIED,
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED,
 };
 
 use crate::helpers::{Backend, TestServer, b, mp4_bytes, webm_bytes};
@@ -20,7 +19,7 @@ async fn get(s: &TestServer, v: VideoId, headers: &[(&str, &str)]) -> reqwest::R
     req.send().await.unwrap()
 }
 
-fn header<'a>(r: &'a reqwest::Response, name: impl reqwest::header::AsHeaderName) -> &'a str {
+fn header(r: &reqwest::Response, name: impl reqwest::header::AsHeaderName) -> &str {
     r.headers()
         .get(name)
         .map(|v| v.to_str().unwrap())
@@ -54,7 +53,10 @@ async fn ranges_of_every_form(backend: Backend) {
     for (range, first, last) in cases {
         let r = get(&s, v, &[("range", range)]).await;
         assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT, "{range}");
-        assert_eq!(header(&r, CONTENT_RANGE), format!("bytes {first}-{last}/{SIZE}"));
+        assert_eq!(
+            header(&r, CONTENT_RANGE),
+            format!("bytes {first}-{last}/{SIZE}")
+        );
         assert_eq!(header(&r, CONTENT_LENGTH), (last - first + 1).to_string());
         assert_eq!(r.bytes().await.unwrap(), data[first..=last], "{range}");
     }
@@ -87,7 +89,12 @@ async fn ranges_of_every_form(backend: Backend) {
     assert_eq!(header(&head, CONTENT_LENGTH), "10");
     assert_eq!(header(&head, CONTENT_RANGE), format!("bytes 10-19/{SIZE}"));
     assert!(head.bytes().await.unwrap().is_empty());
-    let head = s.client.head(s.url(&format!("/videos/{v}"))).send().await.unwrap();
+    let head = s
+        .client
+        .head(s.url(&format!("/videos/{v}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.status(), StatusCode::OK);
     assert_eq!(header(&head, CONTENT_LENGTH), SIZE.to_string());
     assert_eq!(header(&head, CONTENT_TYPE), "video/mp4");
@@ -156,7 +163,10 @@ async fn content_types_follow_the_container(backend: Backend) {
     s.put_video(mp4, mp4_bytes(4096)).await;
     s.put_video(webm, webm_bytes(4096)).await;
     assert_eq!(header(&get(&s, mp4, &[]).await, CONTENT_TYPE), "video/mp4");
-    assert_eq!(header(&get(&s, webm, &[]).await, CONTENT_TYPE), "video/webm");
+    assert_eq!(
+        header(&get(&s, webm, &[]).await, CONTENT_TYPE),
+        "video/webm"
+    );
 
     // Once the scheduler made playable.mp4, that is what plays.
     let playable = mp4_bytes(2048);
@@ -173,10 +183,18 @@ async fn content_types_follow_the_container(backend: Backend) {
         .await
         .unwrap();
     s.storage()
-        .put(&keys::hls(webm, "720p/index.m3u8").unwrap(), b(b"#EXTM3U\n"))
+        .put(
+            &keys::hls(webm, "720p/index.m3u8").unwrap(),
+            b(b"#EXTM3U\n"),
+        )
         .await
         .unwrap();
-    let poster = s.client.get(s.url(&format!("/videos/{webm}/poster.jpg"))).send().await.unwrap();
+    let poster = s
+        .client
+        .get(s.url(&format!("/videos/{webm}/poster.jpg")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(poster.status(), StatusCode::OK);
     assert_eq!(header(&poster, CONTENT_TYPE), "image/jpeg");
     let playlist = s
@@ -185,7 +203,10 @@ async fn content_types_follow_the_container(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(header(&playlist, CONTENT_TYPE), "application/vnd.apple.mpegurl");
+    assert_eq!(
+        header(&playlist, CONTENT_TYPE),
+        "application/vnd.apple.mpegurl"
+    );
     assert_eq!(playlist.text().await.unwrap(), "#EXTM3U\n");
     for missing in [
         format!("/videos/{mp4}/poster.jpg"),
@@ -200,11 +221,20 @@ async fn content_types_follow_the_container(backend: Backend) {
 
 async fn unknown_and_malformed_ids(backend: Backend) {
     let s = TestServer::spawn(backend).await;
-    let r = s.client.get(s.url(&format!("/videos/{}", VideoId::random()))).send().await.unwrap();
+    let r = s
+        .client
+        .get(s.url(&format!("/videos/{}", VideoId::random())))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["code"], "not_found");
-    for bad in ["/videos/not-a-uuid", "/videos/123", "/videos/not-a-uuid/poster.jpg"] {
+    for bad in [
+        "/videos/not-a-uuid",
+        "/videos/123",
+        "/videos/not-a-uuid/poster.jpg",
+    ] {
         let r = s.client.get(s.url(bad)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
         let body: serde_json::Value = r.json().await.unwrap();

@@ -46,7 +46,10 @@ async fn objects_are_written_read_listed_and_deleted(backend: Backend) {
     let age = std::time::SystemTime::now()
         .duration_since(info.last_modified)
         .unwrap_or_default();
-    assert!(age.as_secs() < 60, "last-modified is the store's, and recent");
+    assert!(
+        age.as_secs() < 60,
+        "last-modified is the store's, and recent"
+    );
     assert_eq!(read(&storage, &keys::original(v), 0..info.size).await, data);
     assert_eq!(
         read(&storage, &keys::original(v), 1_000_000..1_000_100).await,
@@ -76,8 +79,17 @@ async fn objects_are_written_read_listed_and_deleted(backend: Backend) {
             keys::poster(v)
         ]
     );
-    assert_eq!(storage.delete_prefix(&keys::video_prefix(v)).await.unwrap(), 3);
-    assert!(storage.list_prefix(&keys::video_prefix(v)).await.unwrap().is_empty());
+    assert_eq!(
+        storage.delete_prefix(&keys::video_prefix(v)).await.unwrap(),
+        3
+    );
+    assert!(
+        storage
+            .list_prefix(&keys::video_prefix(v))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(storage.head(&keys::poster(other)).await.unwrap().is_some());
     storage.delete(&keys::poster(other)).await.unwrap();
     storage.delete(&keys::poster(other)).await.unwrap();
@@ -97,16 +109,28 @@ async fn a_put_is_invisible_until_committed_and_gone_when_aborted(backend: Backe
     let v = VideoId::random();
     let key = keys::original(v);
     let mut pending = storage.begin_put(&key).await.unwrap();
-    pending.write(b(&pattern(9 * 1024 * 1024, 2))).await.unwrap();
-    assert!(storage.head(&key).await.unwrap().is_none(), "visible before commit");
+    pending
+        .write(b(&pattern(9 * 1024 * 1024, 2)))
+        .await
+        .unwrap();
+    assert!(
+        storage.head(&key).await.unwrap().is_none(),
+        "visible before commit"
+    );
     pending.commit().await.unwrap();
-    assert_eq!(storage.head(&key).await.unwrap().unwrap().size, 9 * 1024 * 1024);
+    assert_eq!(
+        storage.head(&key).await.unwrap().unwrap().size,
+        9 * 1024 * 1024
+    );
 
     // A failing source leaves the previous object untouched and nothing new.
     let failing = futures::stream::iter(vec![Ok(b(b"new bytes")), Err("client went away")]);
     let err = storage.put_stream(&key, failing).await.unwrap_err();
     assert!(matches!(err, PutError::Source("client went away")));
-    assert_eq!(storage.head(&key).await.unwrap().unwrap().size, 9 * 1024 * 1024);
+    assert_eq!(
+        storage.head(&key).await.unwrap().unwrap().size,
+        9 * 1024 * 1024
+    );
 
     // A dropped put (a cancelled handler) leaves nothing either.
     let other = keys::original(VideoId::random());
@@ -122,7 +146,12 @@ async fn resumable_uploads_survive_interruptions_anywhere(backend: Backend) {
     let staging = keys::resumable_staging(v, "0123456789abcdef0123456789abcdef").unwrap();
     let data = pattern(19 * 1024 * 1024 + 5, 4);
     storage
-        .resumable_create(&staging, &keys::original(v), data.len() as u64, "name ZmlsZQ==")
+        .resumable_create(
+            &staging,
+            &keys::original(v),
+            data.len() as u64,
+            "name ZmlsZQ==",
+        )
         .await
         .unwrap();
     // Breaks inside the first part, across part boundaries (8 MiB on S3), and at ends.

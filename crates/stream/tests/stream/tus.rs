@@ -51,7 +51,11 @@ impl<'a> Tus<'a> {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()["cache-control"], "no-store");
-        r.headers()["upload-offset"].to_str().unwrap().parse().unwrap()
+        r.headers()["upload-offset"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
     }
 
     async fn patch(&self, offset: u64, bytes: &[u8]) -> reqwest::Response {
@@ -84,7 +88,12 @@ impl<'a> Tus<'a> {
 }
 
 async fn play(s: &TestServer, v: VideoId) -> (StatusCode, Vec<u8>) {
-    let r = s.client.get(s.url(&format!("/videos/{v}"))).send().await.unwrap();
+    let r = s
+        .client
+        .get(s.url(&format!("/videos/{v}")))
+        .send()
+        .await
+        .unwrap();
     (r.status(), r.bytes().await.unwrap().to_vec())
 }
 
@@ -100,8 +109,18 @@ async fn discovery_and_protocol_refusals(backend: Backend) {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(r.headers()["tus-version"], "1.0.0");
     assert_eq!(r.headers()["tus-resumable"], "1.0.0");
-    assert!(r.headers()["tus-extension"].to_str().unwrap().contains("creation"));
-    assert!(r.headers()["tus-extension"].to_str().unwrap().contains("termination"));
+    assert!(
+        r.headers()["tus-extension"]
+            .to_str()
+            .unwrap()
+            .contains("creation")
+    );
+    assert!(
+        r.headers()["tus-extension"]
+            .to_str()
+            .unwrap()
+            .contains("termination")
+    );
     assert_eq!(r.headers()["tus-max-size"], (10u64 << 30).to_string());
 
     let create = |version: &'static str, length: &'static str| {
@@ -112,8 +131,14 @@ async fn discovery_and_protocol_refusals(backend: Backend) {
             .header("upload-length", length)
             .send()
     };
-    assert_eq!(create("0.2.2", "100").await.unwrap().status(), StatusCode::PRECONDITION_FAILED);
-    assert_eq!(create("1.0.0", "x").await.unwrap().status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        create("0.2.2", "100").await.unwrap().status(),
+        StatusCode::PRECONDITION_FAILED
+    );
+    assert_eq!(
+        create("1.0.0", "x").await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
     let huge = create("1.0.0", "99999999999999").await.unwrap();
     assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let unauth = s
@@ -192,7 +217,11 @@ async fn an_upload_in_pieces_ends_byte_identical(backend: Backend) {
         offset = end;
         if offset < data.len() {
             assert_eq!(tus.offset().await, offset as u64);
-            assert_eq!(play(&s, v).await.0, StatusCode::NOT_FOUND, "invisible until done");
+            assert_eq!(
+                play(&s, v).await.0,
+                StatusCode::NOT_FOUND,
+                "invisible until done"
+            );
         }
     }
     assert_eq!(play(&s, v).await, (StatusCode::OK, data));
@@ -219,8 +248,14 @@ async fn an_interrupted_upload_resumes_from_the_stored_offset(backend: Backend) 
         tus.interrupted_patch(offset as u64, &data[offset..cut], data.len() - offset)
             .await;
         let stored = tus.offset().await as usize;
-        assert!(stored <= cut && stored >= offset, "stored {stored} of {cut}");
-        assert_eq!(stored, cut, "every byte the client sent before hanging up is kept");
+        assert!(
+            stored <= cut && stored >= offset,
+            "stored {stored} of {cut}"
+        );
+        assert_eq!(
+            stored, cut,
+            "every byte the client sent before hanging up is kept"
+        );
         offset = stored;
     }
     let r = tus.patch(offset as u64, &data[offset..]).await;
@@ -234,7 +269,10 @@ async fn termination_and_non_videos_leave_nothing(backend: Backend) {
     let s = TestServer::spawn(backend).await;
     let v = VideoId::random();
     let tus = Tus::create(&s, v, 100_000).await;
-    assert_eq!(tus.patch(0, &mp4_bytes(50_000)).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        tus.patch(0, &mp4_bytes(50_000)).await.status(),
+        StatusCode::NO_CONTENT
+    );
     let r = s
         .client
         .delete(s.url(&tus.location))
@@ -244,7 +282,10 @@ async fn termination_and_non_videos_leave_nothing(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(tus.patch(50_000, &[0; 10]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        tus.patch(50_000, &[0; 10]).await.status(),
+        StatusCode::NOT_FOUND
+    );
     assert!(
         s.storage()
             .list_prefix(&keys::video_prefix(v))

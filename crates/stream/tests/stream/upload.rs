@@ -31,14 +31,24 @@ async fn tokens_are_checked_before_a_byte_is_stored(backend: Backend) {
     let expired = s.token_with(&s.key, v, T0 - 1);
     let other = s.token(VideoId::random());
     let cases = [
-        (s.url(&format!("/upload/{v}")), StatusCode::UNAUTHORIZED, "missing_token"),
+        (
+            s.url(&format!("/upload/{v}")),
+            StatusCode::UNAUTHORIZED,
+            "missing_token",
+        ),
         (url("garbage"), StatusCode::UNAUTHORIZED, "invalid_token"),
         (url(&forged), StatusCode::UNAUTHORIZED, "invalid_token"),
         (url(&expired), StatusCode::UNAUTHORIZED, "expired_token"),
         (url(&other), StatusCode::FORBIDDEN, "wrong_video"),
     ];
     for (target, status, code) in cases {
-        let r = s.client.put(target).body(mp4_bytes(10_000)).send().await.unwrap();
+        let r = s
+            .client
+            .put(target)
+            .body(mp4_bytes(10_000))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), status, "{code}");
         let body: serde_json::Value = r.json().await.unwrap();
         assert_eq!(body["code"], code);
@@ -46,7 +56,13 @@ async fn tokens_are_checked_before_a_byte_is_stored(backend: Backend) {
     // The token ages out on the server's clock.
     let token = s.token_with(&s.key, v, T0 + 1000);
     s.clock.advance(1000);
-    let r = s.client.put(url(&token)).body(mp4_bytes(10_000)).send().await.unwrap();
+    let r = s
+        .client
+        .put(url(&token))
+        .body(mp4_bytes(10_000))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     nothing_stored(&s, v).await;
 
@@ -63,7 +79,13 @@ async fn tokens_are_checked_before_a_byte_is_stored(backend: Backend) {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["size"], 10_000);
     assert_eq!(body["content_type"], "video/mp4");
-    let r = s.client.put(s.url("/upload/nope?token=x")).body("x").send().await.unwrap();
+    let r = s
+        .client
+        .put(s.url("/upload/nope?token=x"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -73,19 +95,47 @@ async fn multipart_uploads_take_the_file_field(backend: Backend) {
     let data = mp4_bytes(200_000);
     let form = reqwest::multipart::Form::new()
         .text("name", "holiday")
-        .part("file", reqwest::multipart::Part::bytes(data.clone()).file_name("a.mp4"));
-    let r = s.client.post(s.upload_url(v)).multipart(form).send().await.unwrap();
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(data.clone()).file_name("a.mp4"),
+        );
+    let r = s
+        .client
+        .post(s.upload_url(v))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
-    let played = s.client.get(s.url(&format!("/videos/{v}"))).send().await.unwrap();
+    let played = s
+        .client
+        .get(s.url(&format!("/videos/{v}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(played.bytes().await.unwrap(), data);
 
     let w = VideoId::random();
-    let form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(b"%PDF-1.7 not a video".repeat(100)));
-    let r = s.client.post(s.upload_url(w)).multipart(form).send().await.unwrap();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"%PDF-1.7 not a video".repeat(100)),
+    );
+    let r = s
+        .client
+        .post(s.upload_url(w))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let form = reqwest::multipart::Form::new().text("other", "x");
-    let r = s.client.post(s.upload_url(w)).multipart(form).send().await.unwrap();
+    let r = s
+        .client
+        .post(s.upload_url(w))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     nothing_stored(&s, w).await;
 }
@@ -99,7 +149,13 @@ async fn non_videos_are_refused_and_not_stored(backend: Backend) {
         b"hi".to_vec(),
         Vec::new(),
     ] {
-        let r = s.client.put(s.upload_url(v)).body(body).send().await.unwrap();
+        let r = s
+            .client
+            .put(s.upload_url(v))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
         let body: serde_json::Value = r.json().await.unwrap();
         assert_eq!(body["code"], "not_video");
@@ -123,11 +179,21 @@ async fn oversize_uploads_get_413(backend: Backend) {
     drop(tcp);
     // Streamed without a length: refused as soon as it passes the limit.
     let chunks = (0..40).map(move |i| {
-        let chunk = if i == 0 { mp4_bytes(64 * 1024) } else { vec![0u8; 64 * 1024] };
+        let chunk = if i == 0 {
+            mp4_bytes(64 * 1024)
+        } else {
+            vec![0u8; 64 * 1024]
+        };
         Ok::<_, std::io::Error>(chunk)
     });
     let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
-    let r = s.client.put(s.upload_url(v)).body(body).send().await.unwrap();
+    let r = s
+        .client
+        .put(s.upload_url(v))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["code"], "too_large");
@@ -151,11 +217,18 @@ async fn an_aborted_upload_leaves_nothing(backend: Backend) {
     .await;
     tcp.shutdown().await.unwrap();
     drop(tcp);
-    s.eventually("the permit is released", async || s.state.limiter().in_use() == 0)
-        .await;
+    s.eventually("the permit is released", async || {
+        s.state.limiter().in_use() == 0
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     nothing_stored(&s, v).await;
-    let r = s.client.get(s.url(&format!("/videos/{v}"))).send().await.unwrap();
+    let r = s
+        .client
+        .get(s.url(&format!("/videos/{v}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
@@ -168,8 +241,19 @@ async fn a_new_upload_replaces_the_video_and_its_renditions(backend: Backend) {
         .await
         .unwrap();
     s.put_video(v, mp4_bytes(7000)).await;
-    assert!(s.storage().head(&keys::playable(v)).await.unwrap().is_none());
-    let r = s.client.get(s.url(&format!("/videos/{v}"))).send().await.unwrap();
+    assert!(
+        s.storage()
+            .head(&keys::playable(v))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let r = s
+        .client
+        .get(s.url(&format!("/videos/{v}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.bytes().await.unwrap().len(), 7000);
 }
 

@@ -153,7 +153,8 @@ export class TusUpload {
             this.useUploadUrl(await this.refreshUrl());
             continue;
           } catch (refreshErr) {
-            this.setState('failed', refreshErr);
+            this.paused = true;
+            this.setState('stalled', refreshErr);
             return;
           }
         }

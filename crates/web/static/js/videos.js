@@ -41,11 +41,15 @@ export function videoCard(video, { showAuthor = true } = {}) {
 export function pagedList({ list, moreButton, stateBox, load, render, empty, onError }) {
   let cursor = null;
   let first = true;
+  // A reload while a page is on its way makes that page stale: it is dropped.
+  let generation = 0;
   async function page() {
+    const mine = generation;
     moreButton.disabled = true;
     list.setAttribute('aria-busy', 'true');
     try {
       const { items, next } = await load(cursor);
+      if (mine !== generation) return;
       if (first) list.replaceChildren();
       const elements = items.map(render);
       list.append(...elements);
@@ -59,13 +63,24 @@ export function pagedList({ list, moreButton, stateBox, load, render, empty, onE
       stateBox.replaceChildren();
       if (!list.children.length) stateBox.append(empty());
     } catch (err) {
+      if (mine !== generation) return;
       if (first) list.replaceChildren();
       stateBox.replaceChildren(onError(err, page));
     } finally {
-      moreButton.disabled = false;
-      list.setAttribute('aria-busy', 'false');
+      if (mine === generation) {
+        moreButton.disabled = false;
+        list.setAttribute('aria-busy', 'false');
+      }
     }
   }
   moreButton.addEventListener('click', page);
-  return { reload() { cursor = null; first = true; return page(); }, page };
+  return {
+    reload() {
+      generation += 1;
+      cursor = null;
+      first = true;
+      return page();
+    },
+    page,
+  };
 }

@@ -31,6 +31,7 @@ class OwnedVideo {
     this.lastSample = null;
     this.uploaded = false;
     this.timer = null;
+    this.failure = null;
     this.el = h('li', { class: 'card owned', dataset: { video: video.id, status: video.status } });
     owned.set(video.id, this);
     if (video.status === 'awaiting_upload') this.checkUploaded();
@@ -52,6 +53,7 @@ class OwnedVideo {
   phase() {
     const up = this.upload?.state;
     if (up === 'uploading' || up === 'retrying' || up === 'paused' || up === 'stalled') return up;
+    if (up === 'failed') return 'upload-failed';
     const { status } = this.video;
     if (status === 'awaiting_upload') return this.uploaded || up === 'done' ? 'queued' : 'incomplete';
     return status;
@@ -84,10 +86,11 @@ class OwnedVideo {
   }
 
   uploadState(state, error) {
-    if (state === 'failed') {
+    if (state === 'failed' && (error?.code === 'too_large' || error?.code === 'not_video')) {
       this.refused(error);
       return;
     }
+    this.failure = state === 'failed' || state === 'stalled' ? error : null;
     if (state !== 'uploading') this.lastSample = null;
     if (state === 'done') {
       toast(`“${this.title}” is uploaded. Processing comes next.`);
@@ -97,18 +100,19 @@ class OwnedVideo {
     this.render();
   }
 
-  /** The server will never take this file: the video is removed again, the form says why. */
+  /**
+   * The server will never take this file (too large, or not a video): the video is
+   * removed again, and the form says why, next to the file it came from.
+   */
   async refused(error) {
     const file = this.upload.file;
     let message;
-    if (error?.code === 'too_large') {
+    if (error.code === 'too_large') {
       const limit = /(\d+) bytes/.exec(error.message);
       message = `“${file.name}” is too large (${formatBytes(file.size)})`
         + (limit ? `: the limit is ${formatBytes(Number(limit[1]))}.` : '.');
-    } else if (error?.code === 'not_video') {
-      message = `“${file.name}” is not a video reel can take. Use MP4, MOV, WebM, Matroska, AVI, MPEG-TS, FLV or Ogg.`;
     } else {
-      message = `The upload of “${file.name}” failed: ${sentence(error?.message ?? 'unknown error')}`;
+      message = `“${file.name}” is not a video reel can take. Use MP4, MOV, WebM, Matroska, AVI, MPEG-TS, FLV or Ogg.`;
     }
     this.upload = null;
     await api('DELETE', `/user/${enc(owner)}/videos/${enc(this.video.id)}`).catch(() => {});
@@ -195,8 +199,9 @@ class OwnedVideo {
       actions.append(h('button', { type: 'button', class: 'button secondary small', onclick: () => this.upload.pause() }, 'Pause'));
     } else if (phase === 'paused' || phase === 'stalled') {
       actions.append(h('button', { type: 'button', class: 'button primary small', onclick: () => this.upload.start() }, 'Resume'));
-    } else if (phase === 'incomplete' && v.upload_url) {
-      actions.append(h('button', { type: 'button', class: 'button secondary small', onclick: () => this.resumeFromFile() }, 'Resume upload…'));
+    } else if ((phase === 'incomplete' || phase === 'upload-failed') && v.upload_url) {
+      const label = phase === 'incomplete' ? 'Resume upload…' : 'Try again…';
+      actions.append(h('button', { type: 'button', class: 'button secondary small', onclick: () => this.resumeFromFile() }, label));
     }
     actions.append(h('button', {
       type: 'button', class: 'button ghost danger-text small', onclick: () => this.remove(), 'aria-label': `Delete “${v.name}”`,
@@ -232,8 +237,12 @@ class OwnedVideo {
         parts = [h('span', { class: 'badge' }, `Paused at ${pct}%`), bar(pct, `Upload of ${this.title}`)];
         break;
       case 'stalled':
-        parts = [h('span', { class: 'badge warn' }, `Connection lost at ${pct}%`),
-          h('span', { class: 'detail' }, 'Press Resume to go on.')];
+        parts = [h('span', { class: 'badge warn' }, `Stopped at ${pct}%`),
+          h('span', { class: 'detail' }, `${sentence(this.failure?.message ?? 'The connection was lost')} Press Resume to go on.`)];
+        break;
+      case 'upload-failed':
+        parts = [h('span', { class: 'badge error' }, 'Upload failed'),
+          h('span', { class: 'detail' }, sentence(this.failure?.message ?? 'The server refused the upload'))];
         break;
       case 'incomplete':
         parts = [h('span', { class: 'badge warn' }, 'Upload not finished'),

@@ -168,7 +168,10 @@ form.addEventListener('submit', async (event) => {
   }
 });
 
-document.addEventListener('reel:auth', () => comments.reload());
+// Who may delete which comment changed: draw them again.
+document.addEventListener('reel:auth', () => {
+  if (video) comments.reload();
+});
 
 load().then((found) => {
   if (found) comments.page();

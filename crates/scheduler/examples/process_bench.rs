@@ -1,0 +1,114 @@
+//! Processes one clip through reel's scheduler (SQLite, local storage) and times it from
+//! the moment the task is queued to the moment the video is ready; then writes the
+//! ffmpeg and ffprobe commands that processing ran as a shell script, so that
+//! `bench/process.sh` can time the same commands run bare.
+//!
+//! Usage: `process_bench <clip> <work dir>`; prints `reel_ms=N`, writes `<work dir>/bare.sh`.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use reel_core::db::NewVideo;
+use reel_core::domain::VideoStatus;
+use reel_core::ids::{UserId, VideoId};
+use reel_core::signing::SigningKey;
+use reel_core::storage::keys;
+use reel_scheduler::ffmpeg::plan::{Plan, files};
+use reel_scheduler::ffmpeg::{Ffmpeg, probe_args};
+use reel_scheduler::{Config, Scheduler};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args_os().skip(1);
+    let (Some(clip), Some(work)) = (args.next(), args.next()) else {
+        bail!("usage: process_bench <clip> <work dir>");
+    };
+    let (clip, work) = (PathBuf::from(clip), PathBuf::from(work));
+    let reel_ms = through_reel(&clip, &work.join("reel")).await?;
+    println!("reel_ms={reel_ms}");
+    write_bare_script(&clip, &work.join("bare"), &work.join("bare.sh")).await
+}
+
+/// Uploads the clip, queues its processing, and waits until the video is ready.
+async fn through_reel(clip: &Path, data: &Path) -> anyhow::Result<u128> {
+    std::fs::create_dir_all(data)?;
+    let mut config = Config::new(reel_core::db::sqlite_url(data), data, SigningKey::random());
+    config.tick = Duration::from_millis(20);
+    config.work_dir = data.to_owned();
+    let scheduler = Scheduler::build(config).await?;
+    ensure!(scheduler.processes_uploads(), "ffmpeg is required");
+    let db = scheduler.db();
+    let user = UserId::random();
+    db.create_user(user, "bench", "not a real hash", 0).await?;
+    let video = VideoId::random();
+    db.create_video(&NewVideo {
+        id: video,
+        author_id: user,
+        name: "bench".into(),
+        create_time: 0,
+    })
+    .await?;
+    // The upload is the stream server's work, not processing's: it is stored first.
+    let file = tokio::fs::File::open(clip).await?;
+    scheduler
+        .storage()
+        .put_stream(
+            &keys::original(video),
+            tokio_util::io::ReaderStream::new(file),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("storing the clip: {e}"))?;
+
+    let stop = CancellationToken::new();
+    let running = scheduler.spawn(stop.clone().cancelled_owned());
+    let started = Instant::now();
+    scheduler.enqueue_process(video).await?;
+    loop {
+        let state = db.media_state(video).await?.context("the video vanished")?;
+        match state.status {
+            VideoStatus::Ready if state.processed => break,
+            VideoStatus::Failed => bail!("processing failed: {:?}", db.video(video).await?.failure),
+            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+    let elapsed = started.elapsed().as_millis();
+    stop.cancel();
+    running.await?;
+    Ok(elapsed)
+}
+
+/// Writes the commands processing runs for the clip, in a fresh directory, as a script.
+async fn write_bare_script(clip: &Path, dir: &Path, script: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::copy(clip, dir.join(files::ORIGINAL))?;
+    let ffmpeg = Ffmpeg::detect(Path::new("ffmpeg"), Path::new("ffprobe"), 1)
+        .await
+        .context("ffmpeg is required")?;
+    let probe = ffmpeg.probe(dir, files::ORIGINAL).await?;
+    let plan = Plan::new(&probe)?;
+    let mut text = format!("set -e\ncd {}\n", quote(dir.as_os_str()));
+    for rung in &plan.rungs {
+        text.push_str(&format!("mkdir -p {}/{}\n", files::HLS, rung.name));
+    }
+    let line = |program: &str, args: &[OsString]| {
+        let args: Vec<String> = args.iter().map(|a| quote(a)).collect();
+        format!("{program} {} > /dev/null\n", args.join(" "))
+    };
+    text.push_str(&line("ffprobe", &probe_args(files::ORIGINAL)));
+    text.push_str(&line("ffmpeg", &plan.main_args()));
+    text.push_str(&line("ffmpeg", &plan.poster_args()));
+    for rung in &plan.rungs {
+        let segment = format!("{}/{}/seg_000.ts", files::HLS, rung.name);
+        text.push_str(&line("ffprobe", &probe_args(&segment)));
+    }
+    std::fs::write(script, text)?;
+    Ok(())
+}
+
+/// A shell word for `arg`, in single quotes.
+fn quote(arg: &std::ffi::OsStr) -> String {
+    format!("'{}'", arg.to_string_lossy().replace('\'', r"'\''"))
+}
