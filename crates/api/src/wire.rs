@@ -81,6 +81,13 @@ pub struct VideoView {
     pub progress: Option<i64>,
     /// Why processing failed, if it did.
     pub failure: Option<String>,
+    /// The video codec, once probed.
+    pub video_codec: Option<String>,
+    /// The audio codec, once probed.
+    pub audio_codec: Option<String>,
+    /// Whether processing made browser-ready renditions; a ready video that is not
+    /// processed is served as it was uploaded.
+    pub processed: bool,
     /// Where to upload the bytes (a signed, short-lived URL); only for the owner of a
     /// video that awaits its upload.
     pub upload_url: Option<String>,
@@ -102,6 +109,9 @@ impl VideoView {
             height: v.height,
             progress: v.progress,
             failure: v.failure,
+            video_codec: v.video_codec,
+            audio_codec: v.audio_codec,
+            processed: v.processed,
             upload_url,
         }
     }

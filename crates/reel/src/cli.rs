@@ -37,6 +37,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the API service alone (default :8000), at the root paths.
     Api(ApiArgs),
+    /// Run the stream server alone (default :9000): playback, uploads, tus.
+    Stream(StreamArgs),
     /// Run the web pages alone (default :8080), forwarding /api to the API and /videos,
     /// /upload to the stream server.
     Web(WebArgs),
@@ -90,6 +92,50 @@ pub struct CommonArgs {
     /// from AWS_* variables) [default: <data-dir>/storage]
     #[arg(long, env = "REEL_STORAGE_URL")]
     pub storage_url: Option<String>,
+    /// S3 endpoint for stores other than AWS (MinIO, Ceph, …), e.g. http://127.0.0.1:9002
+    #[arg(long, env = "REEL_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+}
+
+impl CommonArgs {
+    /// Where video bytes live.
+    pub fn storage(&self) -> reel_core::storage::StorageOptions {
+        reel_core::storage::StorageOptions {
+            url: self.storage_url.clone(),
+            data_dir: self.db.data_dir.clone(),
+            s3_endpoint: self.s3_endpoint.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Options of the stream server.
+#[derive(Debug, Clone, Args)]
+pub struct StreamOptions {
+    /// The largest upload accepted (e.g. 10GiB, 500MB).
+    #[arg(long, env = "REEL_MAX_UPLOAD_BYTES", default_value = "10GiB")]
+    pub max_upload_bytes: bytesize::ByteSize,
+    /// Playbacks and uploads streaming at once; more get an immediate 429.
+    #[arg(long, env = "REEL_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+}
+
+/// `reel stream`.
+#[derive(Debug, Clone, Args)]
+pub struct StreamArgs {
+    /// Address to listen on.
+    #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// Options shared by the services.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Stream options.
+    #[command(flatten)]
+    pub stream: StreamOptions,
+    /// The scheduler to tell about finished uploads (http://host:9001) [default: none,
+    /// uploads are only logged]
+    #[arg(long, env = "REEL_SCHEDULER_URL")]
+    pub scheduler_url: Option<String>,
 }
 
 /// Options of the API service.
@@ -134,6 +180,12 @@ pub struct ServeArgs {
     /// API options.
     #[command(flatten)]
     pub api: ApiOptions,
+    /// Stream options.
+    #[command(flatten)]
+    pub stream: StreamOptions,
+    /// Scheduler options.
+    #[command(flatten)]
+    pub tasks: SchedulerOptions,
 }
 
 /// `reel api`.

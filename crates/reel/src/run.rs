@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
@@ -6,9 +7,13 @@ use reel_core::clock;
 use reel_core::signing::SigningKey;
 use tokio_util::sync::CancellationToken;
 
+use futures::future::BoxFuture;
+use reel_core::ids::VideoId;
+use reel_stream::{NotifyError, UploadNotifier};
+
 use crate::cli::{
     ApiArgs, ApiOptions, Command, CommonArgs, DbArgs, SchedulerArgs, SchedulerOptions, ServeArgs,
-    WebArgs,
+    StreamArgs, StreamOptions, WebArgs,
 };
 use crate::observability;
 
@@ -17,6 +22,7 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => serve(args).await,
         Command::Api(args) => api(args).await,
+        Command::Stream(args) => stream(args).await,
         Command::Web(args) => web(args).await,
         Command::Scheduler(args) => scheduler(args).await,
         Command::Migrate(args) => migrate(args).await,
@@ -88,16 +94,65 @@ async fn start_metrics(common: &CommonArgs, shutdown: &CancellationToken) -> any
     Ok(())
 }
 
-/// `reel serve`: every service in one process on one origin.
+/// The stream server tells the scheduler of finished uploads by a direct call when both
+/// run in one process.
+struct InProcessIntake(reel_scheduler::Scheduler);
+
+impl UploadNotifier for InProcessIntake {
+    fn deliver(&self, video: VideoId) -> BoxFuture<'_, Result<(), NotifyError>> {
+        Box::pin(async move {
+            self.0
+                .enqueue_process(video)
+                .await
+                .map(|_| ())
+                .map_err(|e| NotifyError(e.to_string()))
+        })
+    }
+}
+
+fn stream_config(
+    common: &CommonArgs,
+    options: &StreamOptions,
+    scheduler_url: Option<String>,
+) -> anyhow::Result<reel_stream::Config> {
+    let mut config = reel_stream::Config::new(&common.db.data_dir, signing_key(common)?);
+    config.storage = common.storage();
+    config.max_upload_bytes = options.max_upload_bytes.as_u64();
+    config.max_connections = options.max_connections;
+    config.scheduler_url = scheduler_url;
+    Ok(config)
+}
+
+/// `reel serve`: every service in one process on one origin: the pages at the root, the
+/// API under `/api`, the stream server's `/videos` and `/upload`, and the scheduler's
+/// runner in the background.
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signal();
     start_metrics(&args.common, &shutdown).await?;
-    let config = api_config(&args.common, &args.api, String::new())?;
-    let api = reel_api::ApiState::build(config, clock::system()).await?;
+    let api_config = api_config(&args.common, &args.api, String::new())?;
+    let db = reel_core::db::Db::connect(&reel_core::db::DbOptions::new(&api_config.database_url))
+        .await
+        .context("opening the database")?;
+    let scheduler_config = scheduler_config(&args.common, &args.tasks)?;
+    let storage = reel_core::storage::Storage::open(&scheduler_config.storage)
+        .await
+        .context("opening the video storage")?;
+    let scheduler =
+        reel_scheduler::Scheduler::with_parts(scheduler_config, db.clone(), storage).await;
+    let running = scheduler.spawn(shutdown.clone().cancelled_owned());
+    let api = reel_api::ApiState::with_db(api_config, db, clock::system()).await?;
     let upkeep = api.spawn_upkeep(shutdown.clone().cancelled_owned());
+    let stream = reel_stream::build_state(
+        &stream_config(&args.common, &args.stream, None)?,
+        Some(Arc::new(InProcessIntake(scheduler))),
+    )
+    .await?;
     let app = Router::new()
         .nest("/api", reel_api::router(api.clone()))
-        .merge(reel_api::health_router(api));
+        .merge(reel_stream::router(stream))
+        .merge(reel_api::health_router(api))
+        .merge(reel_web::router(reel_web::WebState::new()))
+        .fallback(reel_web::not_found_page);
     let app = reel_core::http::observe(app, "serve");
     let listener = bind(args.listen).await?;
     tracing::info!(
@@ -113,6 +168,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await?;
     shutdown.cancel();
     upkeep.await?;
+    running.await?;
+    Ok(())
+}
+
+/// `reel stream`: playback and uploads alone; finished uploads are announced to the
+/// scheduler's intake.
+async fn stream(args: StreamArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
+    start_metrics(&args.common, &shutdown).await?;
+    let config = stream_config(&args.common, &args.stream, args.scheduler_url.clone())?;
+    let state = reel_stream::build_state(&config, None).await?;
+    let listener = bind(args.listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, "stream is serving");
+    reel_stream::serve(listener, state, shutdown.cancelled_owned()).await?;
     Ok(())
 }
 
@@ -159,7 +228,7 @@ fn scheduler_config(
         &common.db.data_dir,
         signing_key(common)?,
     );
-    config.storage.url = common.storage_url.clone();
+    config.storage = common.storage();
     config.concurrency = options.task_concurrency;
     if let Some(jobs) = options.ffmpeg_jobs {
         config.ffmpeg_jobs = jobs;

@@ -54,7 +54,9 @@ impl Drop for ScratchDb {
 
 /// A `reel scheduler` process and the JSON lines it logged.
 struct Scheduler {
+    /// The process.
     child: Child,
+    /// Every line it logged.
     logs: Arc<Mutex<Vec<String>>>,
 }
 

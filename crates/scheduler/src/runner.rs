@@ -191,7 +191,7 @@ impl<Q: TaskQueue, E: Execute> Runner<Q, E> {
                 () = &mut shutdown => break,
                 Some(report) = report_rx.recv() => {
                     in_flight -= 1;
-                    count(&report);
+                    tally(&report);
                     if !backlog {
                         continue;
                     }
@@ -243,7 +243,7 @@ impl<Q: TaskQueue, E: Execute> Runner<Q, E> {
                     Some(Err(e)) => tracing::error!(error = %e, "an executor panicked"),
                     Some(Ok(())) => {}
                 },
-                Some(report) = report_rx.recv() => count(&report),
+                Some(report) = report_rx.recv() => tally(&report),
                 () = &mut grace, if !abort.is_cancelled() => {
                     tracing::info!("stopping the tasks still running and handing them back");
                     abort.cancel();
@@ -251,12 +251,13 @@ impl<Q: TaskQueue, E: Execute> Runner<Q, E> {
             }
         }
         while let Ok(report) = report_rx.try_recv() {
-            count(&report);
+            tally(&report);
         }
     }
 }
 
-fn count(report: &Report) {
+/// Logs and counts a report.
+fn tally(report: &Report) {
     tracing::debug!(kind = %report.kind, outcome = report.settled.label(), "task reported");
     metrics::counter!(
         "scheduler_tasks_total",

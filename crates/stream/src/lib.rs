@@ -184,7 +184,8 @@ pub async fn serve(
         // Small responses (304s, 416s, tus answers) must not wait for Nagle.
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(state))
+    let app = router(state).route("/healthz", get(|| async { "ok" }));
+    axum::serve(listener, reel_core::http::observe(app, "stream"))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -35,6 +35,12 @@ pub struct VideoRecord {
     pub progress: Option<i64>,
     /// Why processing failed, when it did.
     pub failure: Option<String>,
+    /// The video stream's codec, once probed.
+    pub video_codec: Option<String>,
+    /// The audio stream's codec, once probed.
+    pub audio_codec: Option<String>,
+    /// Whether processing made the playable renditions (false: served as uploaded).
+    pub processed: bool,
 }
 
 /// What creating a video needs.
@@ -53,7 +59,8 @@ pub struct NewVideo {
 macro_rules! video_select {
     () => {
         "SELECT v.id, v.author_id, u.login_name, v.name, v.display_ctime, v.create_time, \
-         v.status, v.size, v.duration_ms, v.width, v.height, v.progress, v.failure \
+         v.status, v.size, v.duration_ms, v.width, v.height, v.progress, v.failure, \
+         v.video_codec, v.audio_codec, v.processed \
          FROM video_info v JOIN users u ON u.id = v.author_id "
     };
 }
@@ -76,6 +83,9 @@ impl VideoRecord {
             height: row.try_get("height")?,
             progress: row.try_get("progress")?,
             failure: row.try_get("failure")?,
+            video_codec: row.try_get("video_codec")?,
+            audio_codec: row.try_get("audio_codec")?,
+            processed: row.try_get::<i64, _>("processed")? != 0,
         })
     }
 

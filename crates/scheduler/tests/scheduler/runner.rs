@@ -31,20 +31,30 @@ impl Clock for TokioClock {
 /// A task in [`MemQueue`].
 #[derive(Debug, Clone)]
 struct MemTask {
+    /// Its id.
     id: Uuid,
+    /// Where it is in its life.
     state: TaskState,
+    /// Claims so far.
     attempts: u32,
+    /// When it may next be claimed.
     due_at: i64,
+    /// The current lease.
     token: Option<Uuid>,
+    /// Why the last attempt failed.
     last_error: Option<String>,
 }
 
 /// The queue's semantics in memory, with counters.
 #[derive(Default)]
 struct MemQueue {
+    /// The tasks.
     tasks: Mutex<Vec<MemTask>>,
+    /// Claim rounds so far.
     claims: AtomicUsize,
+    /// Lease renewals so far.
     extensions: AtomicUsize,
+    /// Answers every renewal with "lease lost".
     refuse_extensions: AtomicBool,
 }
 
@@ -174,12 +184,19 @@ impl TaskQueue for MemQueue {
 /// An executor that takes `work` (or a per-task time) and answers what `decide` says
 /// for each attempt, recording when each run started.
 struct Script {
+    /// When the test started.
     start: Instant,
+    /// How long a run takes.
     work: Duration,
+    /// Tasks whose runs take longer.
     slow: Mutex<HashMap<Uuid, Duration>>,
+    /// The outcome of each attempt.
     decide: Box<dyn Fn(u32) -> Outcome + Send + Sync>,
+    /// Each run's task and start.
     runs: Mutex<Vec<(Uuid, Duration)>>,
+    /// Runs dropped before they finished.
     stopped: AtomicUsize,
+    /// What the runner gave up on, and why.
     gave_up: Mutex<Vec<(Uuid, String)>>,
 }
 
@@ -268,8 +285,11 @@ fn settings() -> RunnerSettings {
 
 /// A running runner.
 struct Running {
+    /// Stops it.
     stop: CancellationToken,
+    /// Its task.
     handle: tokio::task::JoinHandle<()>,
+    /// Wakes its dispatcher.
     wake: Arc<Notify>,
 }
 
