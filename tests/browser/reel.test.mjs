@@ -6,7 +6,7 @@
 // REEL_SCREENSHOTS.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -69,6 +69,46 @@ async function register(p, { name, pwd }) {
   await p.getByLabel('User name').fill(name);
   await p.getByLabel('Password', { exact: true }).fill(pwd);
   await p.getByRole('button', { name: 'Create account' }).click();
+}
+
+/**
+ * On a watch page: each of `sources` ('hls', 'mp4') plays, and after a seek to 80% plays
+ * on from there.
+ */
+async function playsAndSeeks(p, sources, seconds) {
+  for (const source of sources) {
+    if (await p.locator('#source-choice').isVisible()) {
+      await p.getByLabel('Stream').selectOption(source);
+    }
+    await p.waitForFunction((s) => (document.getElementById('player').dataset.source ?? '').startsWith(s), source);
+    await p.waitForFunction(() => document.getElementById('player').readyState >= 1, null, { timeout: 30_000 });
+    const start = await p.evaluate(async () => {
+      const v = document.getElementById('player');
+      v.muted = true;
+      v.currentTime = 0;
+      await v.play();
+      return v.currentTime;
+    });
+    await p.waitForFunction((t0) => document.getElementById('player').currentTime > t0 + 1, start, { timeout: 20_000 });
+    const target = await p.evaluate(() => {
+      const v = document.getElementById('player');
+      const to = v.duration * 0.8;
+      v.currentTime = to;
+      return to;
+    });
+    assert.ok(target > seconds * 0.7, `seek target ${target}`);
+    await p.waitForFunction((to) => {
+      const v = document.getElementById('player');
+      return !v.seeking && v.currentTime > to + 0.5;
+    }, target, { timeout: 20_000 });
+    const state = await p.evaluate(() => {
+      const v = document.getElementById('player');
+      return { time: v.currentTime, error: v.error?.message ?? null };
+    });
+    assert.equal(state.error, null);
+    assert.ok(state.time >= target, `${source} plays on from the seek: at ${state.time}`);
+    await p.evaluate(() => document.getElementById('player').pause());
+  }
 }
 
 before(async () => {
@@ -209,39 +249,7 @@ describe('a new user', () => {
     await page.getByRole('heading', { name: videoTitle }).waitFor();
     const sources = ['mp4'];
     if (await page.locator('#source-choice').isVisible()) sources.unshift('hls');
-    for (const source of sources) {
-      if (await page.locator('#source-choice').isVisible()) {
-        await page.getByLabel('Stream').selectOption(source);
-      }
-      await page.waitForFunction((s) => (document.getElementById('player').dataset.source ?? '').startsWith(s), source);
-      await page.waitForFunction(() => document.getElementById('player').readyState >= 1, null, { timeout: 30_000 });
-      const start = await page.evaluate(async () => {
-        const v = document.getElementById('player');
-        v.muted = true;
-        v.currentTime = 0;
-        await v.play();
-        return v.currentTime;
-      });
-      await page.waitForFunction((t0) => document.getElementById('player').currentTime > t0 + 1, start, { timeout: 20_000 });
-      const target = await page.evaluate(() => {
-        const v = document.getElementById('player');
-        const to = v.duration * 0.8;
-        v.currentTime = to;
-        return to;
-      });
-      assert.ok(target > CLIP_SECONDS * 0.7, `seek target ${target}`);
-      await page.waitForFunction((to) => {
-        const v = document.getElementById('player');
-        return !v.seeking && v.currentTime > to + 0.5;
-      }, target, { timeout: 20_000 });
-      const state = await page.evaluate(() => {
-        const v = document.getElementById('player');
-        return { time: v.currentTime, error: v.error?.message ?? null };
-      });
-      assert.equal(state.error, null);
-      assert.ok(state.time >= target, `${source} plays on from the seek: at ${state.time}`);
-      await page.evaluate(() => document.getElementById('player').pause());
-    }
+    await playsAndSeeks(page, sources, CLIP_SECONDS);
     await shot(page, 'watch');
     await page.setViewportSize({ width: 390, height: 844 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -353,6 +361,86 @@ describe('a new user', () => {
     await page.waitForURL(`**/u/${alice.name}`);
     await page.locator('#nav-name').getByText(alice.name).waitFor();
   });
+});
+
+describe('uploads in other formats', () => {
+  // What people upload: VP9/Opus in WebM (transcoded) and H.264/AAC in a QuickTime MOV
+  // (remuxed). Each plays and seeks as MP4 and as HLS, has a poster, and leaves nothing
+  // in storage once deleted.
+  const formats = [
+    { file: 'Mountain walk.webm', codecs: ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '600k', '-c:a', 'libopus'] },
+    { file: 'City lights.mov', codecs: ['-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', '-c:a', 'aac'] },
+  ];
+  const seconds = 6;
+  let p;
+  const owner = { name: `bob_${suffix}`, pwd: 'another good password' };
+
+  before(async () => {
+    for (const { file, codecs } of formats) {
+      execFileSync('ffmpeg', [
+        '-hide_banner', '-loglevel', 'error', '-y',
+        '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=25:duration=${seconds}`,
+        '-f', 'lavfi', '-i', `sine=frequency=330:duration=${seconds}`,
+        ...codecs, '-shortest', join(work, file),
+      ]);
+    }
+    p = await newVisitor();
+    await register(p, owner);
+    await p.waitForURL(`**/u/${owner.name}`);
+  });
+
+  for (const { file } of formats) {
+    test(`${file}: processed, plays and seeks as MP4 and HLS, with a poster; deleting leaves nothing`, async () => {
+      const title = file.replace(/\.\w+$/, '');
+      await p.goto(`/u/${owner.name}`);
+      await p.getByLabel('Video file').setInputFiles(join(work, file));
+      await p.getByRole('button', { name: 'Upload', exact: true }).click();
+      const card = p.locator('li.card.owned').filter({ hasText: title });
+      await p.waitForFunction(
+        (t) => [...document.querySelectorAll('li.card.owned')].some((li) => li.textContent.includes(t)
+          && (li.dataset.status === 'ready' || li.dataset.status === 'failed')),
+        title,
+        { timeout: PROCESSING_MS, polling: 500 },
+      );
+      assert.equal(await card.getAttribute('data-status'), 'ready', await card.innerText());
+      const path = new URL(await card.locator('a.card-link').getAttribute('href'), BASE).pathname;
+      const vid = path.split('/').pop();
+
+      const poster = await p.request.get(`/videos/${vid}/poster.jpg`);
+      assert.equal(poster.status(), 200);
+      assert.equal(poster.headers()['content-type'], 'image/jpeg');
+      const mp4 = await p.request.get(`/videos/${vid}`, { headers: { Range: 'bytes=0-11' } });
+      assert.equal(mp4.status(), 206);
+      assert.equal(mp4.headers()['content-type'], 'video/mp4');
+      assert.equal((await mp4.body()).subarray(4, 8).toString(), 'ftyp');
+
+      await p.goto(path);
+      await p.getByRole('heading', { name: title }).waitFor();
+      assert.ok(await p.locator('#source-choice').isVisible(), 'an HLS stream is offered');
+      await playsAndSeeks(p, ['hls', 'mp4'], seconds);
+      await shot(p, `watch-${file.split('.').pop()}`);
+
+      const stored = process.env.REEL_DATA_DIR && join(process.env.REEL_DATA_DIR, 'storage', 'videos', vid);
+      if (stored) {
+        const files = readdirSync(stored, { recursive: true });
+        for (const made of ['original', 'playable.mp4', 'poster.jpg', join('hls', 'master.m3u8')]) {
+          assert.ok(files.includes(made), `${made} in storage before the delete: ${files.join(', ')}`);
+        }
+      }
+      await p.goto(`/u/${owner.name}`);
+      await card.getByRole('button', { name: `Delete “${title}”` }).click();
+      await p.getByRole('dialog', { name: 'Delete this video?' }).getByRole('button', { name: 'Delete video' }).click();
+      await card.waitFor({ state: 'detached' });
+      if (stored) {
+        const end = Date.now() + 30_000;
+        while (existsSync(stored) && readdirSync(stored).length > 0) {
+          assert.ok(Date.now() < end, `${stored} still holds ${readdirSync(stored).join(', ')}`);
+          await p.waitForTimeout(250);
+        }
+      }
+      assert.equal((await p.request.get(`/videos/${vid}`)).status(), 404);
+    });
+  }
 });
 
 describe('the error paths', () => {

@@ -50,6 +50,8 @@ if [ -z "${REEL_URL:-}" ]; then
     data="$(mktemp -d /tmp/reel-browser-data.XXXXXX)"
     port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
     export REEL_URL="http://127.0.0.1:$port"
+    # The tests look into storage to check that a deleted video leaves nothing behind.
+    export REEL_DATA_DIR="$data"
     step "reel serve on $REEL_URL (data in $data)"
     # A small upload limit, so that the oversize upload is refused quickly.
     REEL_MAX_UPLOAD_BYTES="${REEL_MAX_UPLOAD_BYTES:-67108864}" REEL_LOG="${REEL_LOG:-info}" \
