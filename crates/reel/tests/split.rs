@@ -1,0 +1,187 @@
+//! The site split into its four services, each its own process, as when scaling out:
+//! `reel web` in front, `reel api` and `reel scheduler` on one PostgreSQL, `reel stream`
+//! telling the scheduler about uploads over HTTP. A video goes from upload to playback
+//! through the web's proxy.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Reel, ScratchPostgres};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A two-second H.264/AAC clip made with ffmpeg.
+fn clip(dir: &std::path::Path) -> Vec<u8> {
+    let path = dir.join("clip.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+        ])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=2"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-c:a", "aac", "-shortest"])
+        .arg(&path)
+        .status()
+        .expect("this test needs ffmpeg: apt-get install ffmpeg");
+    assert!(status.success());
+    std::fs::read(path).unwrap()
+}
+
+#[tokio::test]
+async fn an_upload_goes_through_the_split_services_to_playback() {
+    let db = ScratchPostgres::new().await;
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let key = "c3BsaXQtbW9kZS1rZXktZm9yLWV2ZXJ5LXNlcnZpY2UtMzItYnl0ZXM";
+    let env = [
+        ("REEL_DATABASE_URL", db.url.as_str()),
+        ("REEL_SIGNING_KEY", key),
+    ];
+    let scheduler = Reel::start(
+        &["scheduler", "--data-dir", dir, "--task-tick", "200ms"],
+        &env,
+    );
+    let stream = Reel::start(
+        &[
+            "stream",
+            "--data-dir",
+            dir,
+            "--scheduler-url",
+            &scheduler.base,
+        ],
+        &env,
+    );
+    let api = Reel::start(&["api", "--data-dir", dir, "--trust-forwarded-for"], &env);
+    let web = Reel::start(
+        &["web", "--api-url", &api.base, "--stream-url", &stream.base],
+        &[],
+    );
+    let http = reqwest::Client::new();
+    let site = &web.base;
+
+    let page = http.get(format!("{site}/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let res = http
+        .post(format!("{site}/api/user"))
+        .json(&json!({"user_name": "alice", "pwd": "a long password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let sid = res.json::<Value>().await.unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let video: Value = http
+        .post(format!("{site}/api/user/alice/videos"))
+        .header("x-session-id", &sid)
+        .json(&json!({"name": "Split"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let vid = video["id"].as_str().unwrap().to_owned();
+    let upload_url = video["upload_url"].as_str().unwrap();
+
+    let bytes = clip(data.path());
+    let res = http
+        .put(format!("{site}{upload_url}"))
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "{}",
+        res.text().await.unwrap()
+    );
+
+    // The stream server tells the scheduler, which processes the upload.
+    let start = Instant::now();
+    let ready = loop {
+        let v: Value = http
+            .get(format!("{site}/api/user/alice/videos/{vid}"))
+            .header("x-session-id", &sid)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["status"] == "ready" || v["status"] == "failed" {
+            break v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "still {} after 2 minutes",
+            v["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(ready["status"], "ready", "{ready}");
+    assert_eq!(ready["processed"], true);
+    assert_eq!(ready["width"], 320);
+    assert_eq!(ready["height"], 240);
+
+    let res = http
+        .get(format!("{site}/videos/{vid}"))
+        .header("range", "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(res.headers()["content-type"], "video/mp4");
+    assert_eq!(res.bytes().await.unwrap().len(), 100);
+    let poster = http
+        .get(format!("{site}/videos/{vid}/poster.jpg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(poster.status(), StatusCode::OK);
+    let master = http
+        .get(format!("{site}/videos/{vid}/hls/master.m3u8"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(master.status(), StatusCode::OK);
+    assert!(master.text().await.unwrap().starts_with("#EXTM3U"));
+
+    // Deleting through the API removes the files through the scheduler.
+    let res = http
+        .delete(format!("{site}/api/user/alice/videos/{vid}"))
+        .header("x-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let stored = data.path().join("storage").join("videos").join(&vid);
+    let start = Instant::now();
+    while stored.exists() && std::fs::read_dir(&stored).unwrap().next().is_some() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "files left in {stored:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let gone = http
+        .get(format!("{site}/videos/{vid}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
