@@ -3,13 +3,14 @@
 
 mod common;
 
-use common::{Reel, ScratchPostgres, redis_url};
+use common::Reel;
+use reel_testkit::{Backend, ScratchDb, redis_url};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn two_api_nodes_share_sessions_through_redis() {
-    let db = ScratchPostgres::new().await;
+    let db = ScratchDb::new(Backend::Postgres).await;
     let redis = redis_url();
     let data = tempfile::tempdir().unwrap();
     let key = "c2hhcmVkLWtleS1mb3ItYm90aC1ub2Rlcy0zMi1ieXRlcy1sb25n";
@@ -17,7 +18,7 @@ async fn two_api_nodes_share_sessions_through_redis() {
         Reel::start(
             &["api", "--data-dir", data.path().to_str().unwrap()],
             &[
-                ("REEL_DATABASE_URL", db.url.as_str()),
+                ("REEL_DATABASE_URL", db.url()),
                 ("REEL_REDIS_URL", redis.as_str()),
                 ("REEL_SIGNING_KEY", key),
             ],

@@ -9,47 +9,23 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use reel_core::db::{Db, DbOptions, NewVideo, TaskState};
+use reel_core::db::{Db, NewVideo, TaskState};
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::SigningKey;
 use reel_core::storage::{Storage, StorageOptions, keys};
+use reel_testkit::{Backend, ScratchDb};
 use serde_json::Value;
-use sqlx::Any;
-use sqlx::migrate::MigrateDatabase;
 
 const TASKS: usize = 500;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_schedulers_on_postgres_share_the_work_and_survive_a_kill() {
-    cluster(
-        "REEL_TEST_POSTGRES_URL",
-        "postgres://postgres@127.0.0.1:5432",
-    )
-    .await;
+    cluster(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_schedulers_on_mariadb_share_the_work_and_survive_a_kill() {
-    cluster("REEL_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306").await;
-}
-
-/// A database made for one test and dropped after it.
-struct ScratchDb(String);
-
-impl Drop for ScratchDb {
-    fn drop(&mut self) {
-        let url = self.0.clone();
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let _ = Any::force_drop_database(&url).await;
-                })
-        })
-        .join();
-    }
+    cluster(Backend::MySql).await;
 }
 
 /// A `reel scheduler` process and the JSON lines it logged.
@@ -194,17 +170,10 @@ async fn count(db: &Db, state: TaskState) -> usize {
     db.tasks(Some(state), 1000).await.unwrap().len()
 }
 
-async fn cluster(server_var: &str, default_server: &str) {
-    let server = std::env::var(server_var).unwrap_or_else(|_| default_server.to_owned());
-    let url = format!(
-        "{}/reel_c_{}",
-        server.trim_end_matches('/'),
-        uuid::Uuid::new_v4().simple()
-    );
-    let _scratch = ScratchDb(url.clone());
-    let db = Db::connect(&DbOptions::new(&url))
-        .await
-        .unwrap_or_else(|e| panic!("the database server must be running ({server}): {e}"));
+async fn cluster(backend: Backend) {
+    let scratch = ScratchDb::new(backend).await;
+    let url = scratch.url();
+    let db = scratch.connect().await;
     let data = tempfile::tempdir().unwrap();
     let storage = Storage::open(&StorageOptions {
         data_dir: data.path().to_owned(),
@@ -243,8 +212,8 @@ async fn cluster(server_var: &str, default_server: &str) {
     assert_eq!(db.pending_deletions(1000).await.unwrap().len(), TASKS);
 
     let key = SigningKey::random().to_base64();
-    let mut victim = Scheduler::start(&url, data.path(), &key);
-    let survivor = Scheduler::start(&url, data.path(), &key);
+    let mut victim = Scheduler::start(url, data.path(), &key);
+    let survivor = Scheduler::start(url, data.path(), &key);
 
     // Kill one midway, while it holds leases.
     let held_by_victim = |victim: &Scheduler, tasks: Vec<reel_core::db::TaskRecord>| {

@@ -7,7 +7,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Reel, ScratchPostgres};
+use common::Reel;
+use reel_testkit::{Backend, ScratchDb};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -41,14 +42,11 @@ fn clip(dir: &std::path::Path) -> Vec<u8> {
 
 #[tokio::test]
 async fn an_upload_goes_through_the_split_services_to_playback() {
-    let db = ScratchPostgres::new().await;
+    let db = ScratchDb::new(Backend::Postgres).await;
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_str().unwrap();
     let key = "c3BsaXQtbW9kZS1rZXktZm9yLWV2ZXJ5LXNlcnZpY2UtMzItYnl0ZXM";
-    let env = [
-        ("REEL_DATABASE_URL", db.url.as_str()),
-        ("REEL_SIGNING_KEY", key),
-    ];
+    let env = [("REEL_DATABASE_URL", db.url()), ("REEL_SIGNING_KEY", key)];
     let scheduler = Reel::start(
         &["scheduler", "--data-dir", dir, "--task-tick", "200ms"],
         &env,

@@ -59,11 +59,7 @@ pub async fn video(
     headers: HeaderMap,
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
-    let object = state
-        .storage()
-        .open_first(&[keys::playable(video), keys::original(video)])
-        .await?
-        .ok_or(StreamError::NotFound)?;
+    let object = open_first(&state, &[keys::playable(video), keys::original(video)]).await?;
     let content_type = container_type(&state, &object.info).await?;
     respond(&method, &headers, object, content_type).await
 }
@@ -76,11 +72,7 @@ pub async fn poster(
     headers: HeaderMap,
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
-    let object = state
-        .storage()
-        .open_first(&[keys::poster(video)])
-        .await?
-        .ok_or(StreamError::NotFound)?;
+    let object = open_first(&state, &[keys::poster(video)]).await?;
     respond(&method, &headers, object, "image/jpeg").await
 }
 
@@ -93,13 +85,18 @@ pub async fn hls(
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
     let key = keys::hls(video, &path).ok_or(StreamError::NotFound)?;
-    let object = state
-        .storage()
-        .open_first(&[key])
-        .await?
-        .ok_or(StreamError::NotFound)?;
+    let object = open_first(&state, &[key]).await?;
     let content_type = sniff::content_type_by_extension(&path);
     respond(&method, &headers, object, content_type).await
+}
+
+/// The first of `keys` that is stored, opened; not found when none is.
+async fn open_first(state: &StreamState, keys: &[String]) -> Result<OpenObject, StreamError> {
+    state
+        .storage()
+        .open_first(keys)
+        .await?
+        .ok_or(StreamError::NotFound)
 }
 
 /// The media type of a stored video, from its first bytes (cached by entity tag).

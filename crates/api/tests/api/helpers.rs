@@ -8,16 +8,10 @@ use reel_core::ids::VideoId;
 use reel_core::signing::SigningKey;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
-use sqlx::Any;
-use sqlx::migrate::MigrateDatabase;
 
 /// Every test of the suite runs once per backend.
-#[derive(Debug, Clone, Copy)]
-pub enum Backend {
-    Sqlite,
-    MySql,
-    Postgres,
-}
+pub use reel_testkit::Backend;
+use reel_testkit::ScratchDb;
 
 /// Generates, for each listed `async fn name(app: TestApp)`, one `#[tokio::test]` per
 /// backend: `sqlite::name`, `mysql::name`, `postgres::name`.
@@ -48,73 +42,6 @@ macro_rules! backend_tests {
     };
 }
 
-/// A database made for one test and dropped after it, even when the test fails.
-struct ScratchDb {
-    /// Its URL.
-    url: String,
-    /// Keeps an SQLite file's directory alive.
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl ScratchDb {
-    fn new(backend: Backend) -> Self {
-        let name = format!("reel_t_{}", uuid::Uuid::new_v4().simple());
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                Self {
-                    url: reel_core::db::sqlite_url(dir.path()),
-                    _dir: Some(dir),
-                }
-            }
-            Backend::MySql => Self {
-                url: format!(
-                    "{}/{name}",
-                    server_url("REEL_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
-                ),
-                _dir: None,
-            },
-            Backend::Postgres => Self {
-                url: format!(
-                    "{}/{name}",
-                    server_url(
-                        "REEL_TEST_POSTGRES_URL",
-                        "postgres://postgres@127.0.0.1:5432"
-                    )
-                ),
-                _dir: None,
-            },
-        }
-    }
-}
-
-fn server_url(var: &str, default: &str) -> String {
-    std::env::var(var)
-        .unwrap_or_else(|_| default.to_owned())
-        .trim_end_matches('/')
-        .to_owned()
-}
-
-impl Drop for ScratchDb {
-    fn drop(&mut self) {
-        if self._dir.is_some() {
-            return;
-        }
-        let url = self.url.clone();
-        // Drop cannot await; a short-lived runtime on its own thread can.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                let _ = Any::force_drop_database(&url).await;
-            });
-        })
-        .join();
-    }
-}
-
 /// A running API on a fresh database, with a clock the test moves.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
@@ -143,9 +70,9 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
-        let db = ScratchDb::new(backend);
+        let db = ScratchDb::new(backend).await;
         let key = SigningKey::random();
-        let mut config = Config::new(&db.url, key.clone());
+        let mut config = Config::new(db.url(), key.clone());
         config.max_db_connections = 5;
         // Tests change statuses behind the API's back; the cache has its own test.
         config.listing_cache_ttl = Duration::ZERO;
@@ -153,7 +80,9 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(1_800_000_000_000));
         let state = ApiState::build(config, clock.clone())
             .await
-            .unwrap_or_else(|e| panic!("cannot start the API on {backend:?} ({}): {e:#}", db.url));
+            .unwrap_or_else(|e| {
+                panic!("cannot start the API on {backend:?} ({}): {e:#}", db.url())
+            });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -37,6 +37,14 @@ pub struct MediaFacts {
     pub audio_codec: Option<String>,
 }
 
+/// The condition that video `v` has no processing task pending or running.
+macro_rules! no_processing_queued {
+    () => {
+        "AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.kind = 'process' \
+         AND t.video_id = v.id AND t.state IN ('pending', 'running')) "
+    };
+}
+
 impl Db {
     /// The processing state of a video; `None` when it does not exist (any more).
     pub async fn media_state(&self, id: VideoId) -> Result<Option<MediaState>, DbError> {
@@ -150,12 +158,11 @@ impl Db {
         since_ms: i64,
         limit: u32,
     ) -> Result<Vec<VideoId>, DbError> {
-        let rows = sqlx::query(self.sql(
-            "SELECT v.id FROM video_info v WHERE v.status = ? AND v.create_time >= ? \
-             AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.kind = 'process' \
-             AND t.video_id = v.id AND t.state IN ('pending', 'running')) \
-             ORDER BY v.create_time DESC, v.id DESC LIMIT ?",
-        ))
+        let rows = sqlx::query(self.sql(concat!(
+            "SELECT v.id FROM video_info v WHERE v.status = ? AND v.create_time >= ? ",
+            no_processing_queued!(),
+            "ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
+        )))
         .bind(VideoStatus::AwaitingUpload.as_str())
         .bind(since_ms)
         .bind(i64::from(limit))
@@ -167,12 +174,11 @@ impl Db {
     /// Ready videos served as they were uploaded (no ffmpeg then) with no processing
     /// task pending or running.
     pub async fn unprocessed_ready_videos(&self, limit: u32) -> Result<Vec<VideoId>, DbError> {
-        let rows = sqlx::query(self.sql(
-            "SELECT v.id FROM video_info v WHERE v.status = ? AND v.processed = 0 \
-             AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.kind = 'process' \
-             AND t.video_id = v.id AND t.state IN ('pending', 'running')) \
-             ORDER BY v.create_time, v.id LIMIT ?",
-        ))
+        let rows = sqlx::query(self.sql(concat!(
+            "SELECT v.id FROM video_info v WHERE v.status = ? AND v.processed = 0 ",
+            no_processing_queued!(),
+            "ORDER BY v.create_time, v.id LIMIT ?"
+        )))
         .bind(VideoStatus::Ready.as_str())
         .bind(i64::from(limit))
         .fetch_all(self.pool())

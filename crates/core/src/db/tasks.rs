@@ -415,18 +415,8 @@ impl Db {
 
     /// Marks a leased task done; false when the lease was lost.
     pub async fn complete_task(&self, task: &ClaimedTask, now_ms: i64) -> Result<bool, DbError> {
-        let n = sqlx::query(self.sql(
-            "UPDATE tasks SET state = 'done', lease_token = NULL, last_error = NULL, \
-             due_at = ?, update_time = ? WHERE id = ? AND lease_token = ?",
-        ))
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(task.id.to_string())
-        .bind(task.lease_token.to_string())
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(n == 1)
+        self.end_lease(task, TaskState::Done, None, now_ms, now_ms)
+            .await
     }
 
     /// Puts a leased task back to wait until `due_ms`, keeping why it failed; false when
@@ -438,19 +428,8 @@ impl Db {
         reason: &str,
         now_ms: i64,
     ) -> Result<bool, DbError> {
-        let n = sqlx::query(self.sql(
-            "UPDATE tasks SET state = 'pending', lease_token = NULL, last_error = ?, \
-             due_at = ?, update_time = ? WHERE id = ? AND lease_token = ?",
-        ))
-        .bind(reason)
-        .bind(due_ms)
-        .bind(now_ms)
-        .bind(task.id.to_string())
-        .bind(task.lease_token.to_string())
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(n == 1)
+        self.end_lease(task, TaskState::Pending, Some(reason), due_ms, now_ms)
+            .await
     }
 
     /// Gives a leased task up for good with `reason`; false when the lease was lost.
@@ -460,12 +439,27 @@ impl Db {
         reason: &str,
         now_ms: i64,
     ) -> Result<bool, DbError> {
+        self.end_lease(task, TaskState::Failed, Some(reason), now_ms, now_ms)
+            .await
+    }
+
+    /// Drops a task's lease, leaving it in `state` with `last_error`, due at `due_ms`;
+    /// false when the lease was lost.
+    async fn end_lease(
+        &self,
+        task: &ClaimedTask,
+        state: TaskState,
+        last_error: Option<&str>,
+        due_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, DbError> {
         let n = sqlx::query(self.sql(
-            "UPDATE tasks SET state = 'failed', lease_token = NULL, last_error = ?, \
+            "UPDATE tasks SET state = ?, lease_token = NULL, last_error = ?, \
              due_at = ?, update_time = ? WHERE id = ? AND lease_token = ?",
         ))
-        .bind(reason)
-        .bind(now_ms)
+        .bind(state.as_str())
+        .bind(last_error)
+        .bind(due_ms)
         .bind(now_ms)
         .bind(task.id.to_string())
         .bind(task.lease_token.to_string())

@@ -207,15 +207,7 @@ impl LocalDisk {
         metadata: &str,
     ) -> Result<(), StorageError> {
         let dir = self.path(staging);
-        let state = StagedState {
-            final_key: final_key.to_owned(),
-            length,
-            metadata: metadata.to_owned(),
-            multipart_id: None,
-            parts: Vec::new(),
-            parts_bytes: 0,
-            tail_len: 0,
-        };
+        let state = StagedState::new(final_key, length, metadata);
         blocking(move || {
             std::fs::create_dir_all(&dir)?;
             File::create(dir.join(STAGED_DATA))?;

@@ -512,6 +512,19 @@ struct StagedState {
 }
 
 impl StagedState {
+    /// The state of a new upload of `length` bytes to `final_key`, nothing stored yet.
+    fn new(final_key: &str, length: u64, metadata: &str) -> Self {
+        Self {
+            final_key: final_key.to_owned(),
+            length,
+            metadata: metadata.to_owned(),
+            multipart_id: None,
+            parts: Vec::new(),
+            parts_bytes: 0,
+            tail_len: 0,
+        }
+    }
+
     fn parse(bytes: &[u8]) -> Result<Self, StorageError> {
         serde_json::from_slice(bytes).map_err(|e| StorageError::Corrupt(e.to_string()))
     }

@@ -239,15 +239,7 @@ impl S3Store {
         length: u64,
         metadata: &str,
     ) -> Result<(), StorageError> {
-        let state = StagedState {
-            final_key: final_key.to_owned(),
-            length,
-            metadata: metadata.to_owned(),
-            multipart_id: None,
-            parts: Vec::new(),
-            parts_bytes: 0,
-            tail_len: 0,
-        };
+        let state = StagedState::new(final_key, length, metadata);
         self.save_state(staging, &state).await
     }
 

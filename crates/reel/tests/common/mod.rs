@@ -8,8 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sqlx::Any;
-use sqlx::migrate::MigrateDatabase;
 
 /// A running `reel` process; killed when dropped.
 pub struct Reel {
@@ -90,53 +88,4 @@ impl Drop for Reel {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A PostgreSQL database made for one test and dropped after it.
-pub struct ScratchPostgres {
-    /// Its URL.
-    pub url: String,
-}
-
-impl ScratchPostgres {
-    pub async fn new() -> Self {
-        let server = std::env::var("REEL_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
-        let url = format!(
-            "{}/reel_t_{}",
-            server.trim_end_matches('/'),
-            uuid::Uuid::new_v4().simple()
-        );
-        sqlx::any::install_default_drivers();
-        Any::create_database(&url)
-            .await
-            .unwrap_or_else(|e| panic!("PostgreSQL must be running for this test ({server}): {e}"));
-        Self { url }
-    }
-}
-
-impl Drop for ScratchPostgres {
-    fn drop(&mut self) {
-        let url = self.url.clone();
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    let _ = Any::force_drop_database(&url).await;
-                })
-        })
-        .join();
-    }
-}
-
-/// The Redis server the tests use; fails loudly when it does not answer.
-pub fn redis_url() -> String {
-    let url = std::env::var("REEL_TEST_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let hostport = url.trim_start_matches("redis://").trim_end_matches('/');
-    std::net::TcpStream::connect(hostport)
-        .unwrap_or_else(|e| panic!("Redis must be running for this test ({url}): {e}"));
-    url
 }

@@ -5,23 +5,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use reel_core::db::{Db, DbOptions, NewVideo, TaskKind, TaskRecord, TaskState};
+use reel_core::db::{Db, NewVideo, TaskKind, TaskRecord, TaskState};
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::{SigningKey, service};
 use reel_core::storage::Storage;
 use reel_scheduler::{Config, Scheduler};
 use serde_json::Value;
-use sqlx::Any;
-use sqlx::migrate::MigrateDatabase;
 use tokio_util::sync::CancellationToken;
 
 /// The database servers the suite runs on.
-#[derive(Debug, Clone, Copy)]
-pub enum Backend {
-    Sqlite,
-    MySql,
-    Postgres,
-}
+pub use reel_testkit::{Backend, ScratchDb};
 
 /// Generates, for each listed `async fn name(db: &Db)`, one `#[tokio::test]` per
 /// backend: `sqlite::name`, `mysql::name`, `postgres::name`.
@@ -30,7 +23,7 @@ macro_rules! db_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(#[tokio::test] async fn $name() {
-                let scratch = $crate::helpers::ScratchDb::new($crate::helpers::Backend::Sqlite);
+                let scratch = $crate::helpers::ScratchDb::new($crate::helpers::Backend::Sqlite).await;
                 let db = scratch.connect().await;
                 super::$name(&db).await;
                 db.close().await;
@@ -38,7 +31,7 @@ macro_rules! db_tests {
         }
         mod mysql {
             $(#[tokio::test] async fn $name() {
-                let scratch = $crate::helpers::ScratchDb::new($crate::helpers::Backend::MySql);
+                let scratch = $crate::helpers::ScratchDb::new($crate::helpers::Backend::MySql).await;
                 let db = scratch.connect().await;
                 super::$name(&db).await;
                 db.close().await;
@@ -46,87 +39,13 @@ macro_rules! db_tests {
         }
         mod postgres {
             $(#[tokio::test] async fn $name() {
-                let scratch = $crate::helpers::ScratchDb::new($crate::helpers::Backend::Postgres);
+                let scratch = $crate::helpers::ScratchDb::new($crate::helpers::Backend::Postgres).await;
                 let db = scratch.connect().await;
                 super::$name(&db).await;
                 db.close().await;
             })*
         }
     };
-}
-
-/// A database made for one test and dropped after it, even when the test fails.
-pub struct ScratchDb {
-    /// Its URL.
-    pub url: String,
-    /// Keeps an SQLite file's directory alive.
-    dir: Option<tempfile::TempDir>,
-}
-
-fn server_url(var: &str, default: &str) -> String {
-    std::env::var(var)
-        .unwrap_or_else(|_| default.to_owned())
-        .trim_end_matches('/')
-        .to_owned()
-}
-
-impl ScratchDb {
-    pub fn new(backend: Backend) -> Self {
-        let name = format!("reel_s_{}", uuid::Uuid::new_v4().simple());
-        match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                Self {
-                    url: reel_core::db::sqlite_url(dir.path()),
-                    dir: Some(dir),
-                }
-            }
-            Backend::MySql => Self {
-                url: format!(
-                    "{}/{name}",
-                    server_url("REEL_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
-                ),
-                dir: None,
-            },
-            Backend::Postgres => Self {
-                url: format!(
-                    "{}/{name}",
-                    server_url(
-                        "REEL_TEST_POSTGRES_URL",
-                        "postgres://postgres@127.0.0.1:5432"
-                    )
-                ),
-                dir: None,
-            },
-        }
-    }
-
-    /// Creates the database and runs the migrations.
-    pub async fn connect(&self) -> Db {
-        Db::connect(&DbOptions::new(&self.url))
-            .await
-            .unwrap_or_else(|e| panic!("the database server must be running ({}): {e}", self.url))
-    }
-}
-
-impl Drop for ScratchDb {
-    fn drop(&mut self) {
-        if self.dir.is_some() {
-            return;
-        }
-        let url = self.url.clone();
-        // Drop cannot await; a short-lived runtime on its own thread can.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(async {
-                    let _ = Any::force_drop_database(&url).await;
-                });
-        })
-        .join();
-    }
 }
 
 /// Creates a user and a video awaiting its upload, as the API does.
@@ -181,14 +100,14 @@ pub fn quick(config: &mut Config) {
 impl TestScheduler {
     /// Starts a scheduler; `tweak` adjusts the quick settings.
     pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
-        let scratch = ScratchDb::new(Backend::Sqlite);
+        let scratch = ScratchDb::new(Backend::Sqlite).await;
         let data = tempfile::tempdir().expect("data dir");
         Self::start_on(scratch, data, true, tweak).await
     }
 
     /// Serves the intake alone, without running tasks, so that they stay as stored.
     pub async fn intake_only() -> Self {
-        let scratch = ScratchDb::new(Backend::Sqlite);
+        let scratch = ScratchDb::new(Backend::Sqlite).await;
         let data = tempfile::tempdir().expect("data dir");
         Self::start_on(scratch, data, false, |_| {}).await
     }
@@ -201,7 +120,7 @@ impl TestScheduler {
         tweak: impl FnOnce(&mut Config),
     ) -> Self {
         let key = SigningKey::random();
-        let mut config = Config::new(&scratch.url, data.path(), key.clone());
+        let mut config = Config::new(scratch.url(), data.path(), key.clone());
         quick(&mut config);
         config.work_dir = data.path().to_owned();
         tweak(&mut config);
