@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::Reel;
-use reqwest::StatusCode;
+use common::{ApiClient, Reel};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "a long password 42";
@@ -26,39 +26,20 @@ async fn the_readme_tour_works_on_a_fresh_data_dir() {
         ],
         &[("REEL_LOG", "debug")],
     );
-    let api = format!("{}/api", reel.base);
     let http = reqwest::Client::new();
+    let mut api = ApiClient::new(format!("{}/api", reel.base));
+    let first = api.sign_in("alice", PASSWORD, false).await;
+    api.sign_in("alice", PASSWORD, true).await;
+    let sid = api.session.clone().unwrap();
 
-    let res = http
-        .post(format!("{api}/user"))
-        .json(&json!({"user_name": "alice", "pwd": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let first: Value = res.json().await.unwrap();
-    let res = http
-        .post(format!("{api}/user/alice"))
-        .json(&json!({"pwd": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let sid = res.json::<Value>().await.unwrap()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-
-    let video: Value = http
-        .post(format!("{api}/user/alice/videos"))
-        .header("x-session-id", &sid)
-        .json(&json!({"name": "Holiday"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, video) = api
+        .call(
+            Method::POST,
+            "/user/alice/videos",
+            Some(json!({"name": "Holiday"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     let vid = video["id"].as_str().unwrap();
     assert!(
         video["upload_url"]
@@ -66,59 +47,29 @@ async fn the_readme_tour_works_on_a_fresh_data_dir() {
             .unwrap()
             .starts_with(&format!("/upload/{vid}?token="))
     );
-    let list: Value = http
-        .get(format!("{api}/user/alice/videos?limit=20"))
-        .header("x-session-id", &sid)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, list) = api
+        .call(Method::GET, "/user/alice/videos?limit=20", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(list["videos"][0]["id"], vid);
 
-    let comment: Value = http
-        .post(format!("{api}/videos/{vid}/comments"))
-        .header("x-session-id", &sid)
-        .json(&json!({"content": "Nice!"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let comments = format!("/videos/{vid}/comments");
+    let (status, comment) = api
+        .call(Method::POST, &comments, Some(json!({"content": "Nice!"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     let cid = comment["id"].as_str().unwrap();
-    let comments: Value = http
-        .get(format!("{api}/videos/{vid}/comments"))
-        .header("x-session-id", &sid)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(comments["comments"][0]["content"], "Nice!");
-    let res = http
-        .delete(format!("{api}/videos/{vid}/comments/{cid}"))
-        .header("x-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let res = http
-        .delete(format!("{api}/user/alice/videos/{vid}"))
-        .header("x-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let res = http
-        .delete(format!("{api}/user/alice"))
-        .header("x-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (status, listed) = api.call(Method::GET, &comments, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["comments"][0]["content"], "Nice!");
+    for path in [
+        format!("{comments}/{cid}"),
+        format!("/user/alice/videos/{vid}"),
+        "/user/alice".to_owned(),
+    ] {
+        let (status, _) = api.call(Method::DELETE, &path, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "DELETE {path}");
+    }
     assert_eq!(
         http.get(format!("{reel_base}/readyz", reel_base = reel.base))
             .send()

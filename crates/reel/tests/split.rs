@@ -7,10 +7,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Reel;
+use common::{ApiClient, Reel};
 use reel_testkit::{Backend, ScratchDb};
-use reqwest::StatusCode;
-use serde_json::{Value, json};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 /// A two-second H.264/AAC clip made with ffmpeg.
 fn clip(dir: &std::path::Path) -> Vec<u8> {
@@ -71,27 +71,16 @@ async fn an_upload_goes_through_the_split_services_to_playback() {
 
     let page = http.get(format!("{site}/")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    let res = http
-        .post(format!("{site}/api/user"))
-        .json(&json!({"user_name": "alice", "pwd": "a long password"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let sid = res.json::<Value>().await.unwrap()["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let video: Value = http
-        .post(format!("{site}/api/user/alice/videos"))
-        .header("x-session-id", &sid)
-        .json(&json!({"name": "Split"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut api = ApiClient::new(format!("{site}/api"));
+    api.sign_in("alice", "a long password", false).await;
+    let (status, video) = api
+        .call(
+            Method::POST,
+            "/user/alice/videos",
+            Some(json!({"name": "Split"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     let vid = video["id"].as_str().unwrap().to_owned();
     let upload_url = video["upload_url"].as_str().unwrap();
 
@@ -112,15 +101,10 @@ async fn an_upload_goes_through_the_split_services_to_playback() {
     // The stream server tells the scheduler, which processes the upload.
     let start = Instant::now();
     let ready = loop {
-        let v: Value = http
-            .get(format!("{site}/api/user/alice/videos/{vid}"))
-            .header("x-session-id", &sid)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (status, v) = api
+            .call(Method::GET, &format!("/user/alice/videos/{vid}"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
         if v["status"] == "ready" || v["status"] == "failed" {
             break v;
         }
@@ -160,13 +144,10 @@ async fn an_upload_goes_through_the_split_services_to_playback() {
     assert!(master.text().await.unwrap().starts_with("#EXTM3U"));
 
     // Deleting through the API removes the files through the scheduler.
-    let res = http
-        .delete(format!("{site}/api/user/alice/videos/{vid}"))
-        .header("x-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (status, _) = api
+        .call(Method::DELETE, &format!("/user/alice/videos/{vid}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let stored = data.path().join("storage").join("videos").join(&vid);
     let start = Instant::now();
     while stored.exists() && std::fs::read_dir(&stored).unwrap().next().is_some() {

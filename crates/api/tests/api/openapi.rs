@@ -72,7 +72,7 @@ async fn every_route_is_documented_and_served(app: &TestApp) {
         );
         let body: Value = res.json().await.unwrap_or(Value::Null);
         assert_ne!(body["error"], "route not found", "{method} {concrete}");
-        let code = res_status_documented(responses, &body);
+        let code = error_status_is_documented(responses, &body);
         assert!(code, "{method} {concrete}: undocumented answer {body}");
     }
     // The document is also the one the library hands out.
@@ -80,7 +80,7 @@ async fn every_route_is_documented_and_served(app: &TestApp) {
 }
 
 /// Whether the error code in `body` maps to a status the operation documents.
-fn res_status_documented(responses: &serde_json::Map<String, Value>, body: &Value) -> bool {
+fn error_status_is_documented(responses: &serde_json::Map<String, Value>, body: &Value) -> bool {
     let status = match body["code"].as_str() {
         Some("bad_request") => "400",
         Some("unauthorized") | Some("wrong_credentials") => "401",

@@ -89,3 +89,64 @@ impl Drop for Reel {
         let _ = self.child.wait();
     }
 }
+
+/// A client of a running site's API, carrying a session once it has one.
+pub struct ApiClient {
+    /// The HTTP client.
+    http: reqwest::Client,
+    /// Where the API's routes start: `http://…/api` under `reel serve`, the root of
+    /// `reel api`.
+    pub base: String,
+    /// The session sent as `X-Session-Id`, once logged in.
+    pub session: Option<String>,
+}
+
+impl ApiClient {
+    pub fn new(base: impl Into<String>) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: base.into(),
+            session: None,
+        }
+    }
+
+    /// Sends `method path` with an optional JSON body; returns the status and the JSON
+    /// answer (`Null` when there is none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (reqwest::StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(sid) = &self.session {
+            req = req.header("x-session-id", sid);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("the site answers");
+        let status = res.status();
+        let bytes = res.bytes().await.expect("a whole answer");
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("a JSON answer")
+        };
+        (status, json)
+    }
+
+    /// Registers (or, with `login`, logs in) and keeps the session; returns the answer.
+    pub async fn sign_in(&mut self, name: &str, pwd: &str, login: bool) -> Value {
+        let (path, expected) = if login {
+            (format!("/user/{name}"), reqwest::StatusCode::OK)
+        } else {
+            ("/user".to_owned(), reqwest::StatusCode::CREATED)
+        };
+        let body = serde_json::json!({"user_name": name, "pwd": pwd});
+        let (status, answer) = self.call(reqwest::Method::POST, &path, Some(body)).await;
+        assert_eq!(status, expected, "{answer}");
+        self.session = Some(answer["session_id"].as_str().unwrap().to_owned());
+        answer
+    }
+}
