@@ -63,7 +63,7 @@ pub struct RunnerSettings {
 
 /// How one run of a task ended, as the executor sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum TaskOutcome {
     /// Finished; nothing more to do.
     Done,
     /// Failed in a way that may pass (storage or database trouble): try again later.
@@ -75,10 +75,10 @@ pub enum Outcome {
 /// The work behind each kind of task.
 pub trait Execute: Send + Sync + 'static {
     /// Runs one task. Dropping the future stops it (the lease was lost, or shutdown).
-    fn execute(&self, task: &ClaimedTask) -> impl Future<Output = Outcome> + Send;
+    fn execute(&self, task: &ClaimedTask) -> impl Future<Output = TaskOutcome> + Send;
 
     /// Told when a task stays failed after its last attempt ran out (not when the
-    /// executor itself answered [`Outcome::Fail`]), so that it can record why.
+    /// executor itself answered [`TaskOutcome::Fail`]), so that it can record why.
     fn gave_up(&self, task: &ClaimedTask, reason: &str) -> impl Future<Output = ()> + Send;
 }
 
@@ -274,7 +274,7 @@ fn duration_ms(d: Duration) -> i64 {
 /// How supervising a run ended.
 enum Run {
     /// The executor answered.
-    Finished(Outcome),
+    Finished(TaskOutcome),
     /// The lease was lost or could not be renewed in time: the work was stopped.
     LeaseLost,
     /// Shutdown's grace ran out: the work was stopped.
@@ -348,22 +348,24 @@ impl<Q: TaskQueue, E: Execute> Worker<Q, E> {
             self.give_up(task, reason).await
         } else {
             match self.supervise(task).await {
-                Run::Finished(Outcome::Done) => {
+                Run::Finished(TaskOutcome::Done) => {
                     let now = self.clock.now_ms();
                     self.record(self.queue.complete(task, now).await, Settled::Done)
                 }
-                Run::Finished(Outcome::Retry(reason)) if task.attempts >= retry.max_attempts => {
+                Run::Finished(TaskOutcome::Retry(reason))
+                    if task.attempts >= retry.max_attempts =>
+                {
                     let reason = format!("gave up after {} attempts: {reason}", task.attempts);
                     self.give_up(task, reason).await
                 }
-                Run::Finished(Outcome::Retry(reason)) => {
+                Run::Finished(TaskOutcome::Retry(reason)) => {
                     let now = self.clock.now_ms();
                     let due = now + duration_ms(retry.backoff(task.attempts));
                     tracing::warn!(error = %reason, retry_in_ms = due - now, "task failed; will retry");
                     let written = self.queue.retry(task, due, &reason, now).await;
                     self.record(written, Settled::Retrying(due))
                 }
-                Run::Finished(Outcome::Fail(reason)) => {
+                Run::Finished(TaskOutcome::Fail(reason)) => {
                     let now = self.clock.now_ms();
                     let written = self.queue.fail(task, &reason, now).await;
                     self.record(written, Settled::Failed(reason))

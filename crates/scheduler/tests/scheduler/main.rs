@@ -4,6 +4,7 @@ mod delete;
 mod helpers;
 mod intake;
 mod process;
+mod process_storage;
 mod queue;
 mod reconcile;
 mod runner;

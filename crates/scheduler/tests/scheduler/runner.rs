@@ -10,7 +10,7 @@ use reel_core::clock::{Clock, SharedClock};
 use reel_core::db::{ClaimedTask, DbError, TaskKind, TaskState};
 use reel_core::ids::VideoId;
 use reel_scheduler::queue::TaskQueue;
-use reel_scheduler::runner::{Execute, Outcome, RetryPolicy, Runner, RunnerSettings};
+use reel_scheduler::runner::{Execute, RetryPolicy, Runner, RunnerSettings, TaskOutcome};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -191,7 +191,7 @@ struct Script {
     /// Tasks whose runs take longer.
     slow: Mutex<HashMap<Uuid, Duration>>,
     /// The outcome of each attempt.
-    decide: Box<dyn Fn(u32) -> Outcome + Send + Sync>,
+    decide: Box<dyn Fn(u32) -> TaskOutcome + Send + Sync>,
     /// Each run's task and start.
     runs: Mutex<Vec<(Uuid, Duration)>>,
     /// Runs dropped before they finished.
@@ -201,7 +201,7 @@ struct Script {
 }
 
 impl Script {
-    fn new(work: Duration, decide: impl Fn(u32) -> Outcome + Send + Sync + 'static) -> Self {
+    fn new(work: Duration, decide: impl Fn(u32) -> TaskOutcome + Send + Sync + 'static) -> Self {
         Self {
             start: Instant::now(),
             work,
@@ -241,7 +241,7 @@ impl Drop for StopGuard<'_> {
 }
 
 impl Execute for Script {
-    async fn execute(&self, task: &ClaimedTask) -> Outcome {
+    async fn execute(&self, task: &ClaimedTask) -> TaskOutcome {
         self.runs
             .lock()
             .unwrap()
@@ -330,7 +330,7 @@ async fn retries_back_off_exponentially_then_the_task_stays_failed() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
     let script = Arc::new(Script::new(Duration::ZERO, |_| {
-        Outcome::Retry("storage down".into())
+        TaskOutcome::Retry("storage down".into())
     }));
     let id = queue.add(clock.now_ms());
     let mut s = settings();
@@ -359,7 +359,7 @@ async fn retries_back_off_exponentially_then_the_task_stays_failed() {
 async fn the_dispatcher_sleeps_until_its_tick_or_a_wake_up() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::ZERO, |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::ZERO, |_| TaskOutcome::Done));
     let runner = start(&queue, &script, settings(), &clock);
     tokio::time::sleep(Duration::from_millis(10_500)).await;
     // One claim at start and one per second: no busy loop.
@@ -381,7 +381,7 @@ async fn the_dispatcher_sleeps_until_its_tick_or_a_wake_up() {
 async fn a_backlog_drains_without_waiting_for_ticks() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::from_secs(1), |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::from_secs(1), |_| TaskOutcome::Done));
     let ids: Vec<Uuid> = (0..10).map(|_| queue.add(clock.now_ms())).collect();
     let mut s = settings();
     s.tick = Duration::from_secs(3600);
@@ -400,7 +400,7 @@ async fn a_backlog_drains_without_waiting_for_ticks() {
 async fn leases_are_renewed_so_a_long_task_runs_once() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::from_secs(10), |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::from_secs(10), |_| TaskOutcome::Done));
     let id = queue.add(clock.now_ms());
     let mut s = settings();
     s.lease = Duration::from_secs(3);
@@ -419,7 +419,7 @@ async fn leases_are_renewed_so_a_long_task_runs_once() {
 async fn a_dead_schedulers_task_is_taken_over_when_its_lease_expires() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::ZERO, |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::ZERO, |_| TaskOutcome::Done));
     let id = queue.add(clock.now_ms());
     // Another scheduler claims it for 5 s and dies.
     let now = clock.now_ms();
@@ -446,7 +446,7 @@ async fn a_dead_schedulers_task_is_taken_over_when_its_lease_expires() {
 async fn a_task_claimed_past_its_last_attempt_fails_without_running() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::ZERO, |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::ZERO, |_| TaskOutcome::Done));
     let id = queue.add(clock.now_ms());
     let now = clock.now_ms();
     // Its last allowed attempt was claimed by a scheduler that died.
@@ -477,7 +477,7 @@ async fn a_permanent_failure_is_not_retried() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
     let script = Arc::new(Script::new(Duration::ZERO, |_| {
-        Outcome::Fail("not a video".into())
+        TaskOutcome::Fail("not a video".into())
     }));
     let id = queue.add(clock.now_ms());
     let runner = start(&queue, &script, settings(), &clock);
@@ -497,7 +497,7 @@ async fn a_permanent_failure_is_not_retried() {
 async fn losing_the_lease_stops_the_work() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::from_secs(10), |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::from_secs(10), |_| TaskOutcome::Done));
     let id = queue.add(clock.now_ms());
     queue.refuse_extensions.store(true, Ordering::SeqCst);
     let mut s = settings();
@@ -517,7 +517,7 @@ async fn losing_the_lease_stops_the_work() {
 async fn shutdown_finishes_short_tasks_and_hands_back_long_ones() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::from_secs(1), |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::from_secs(1), |_| TaskOutcome::Done));
     let short = queue.add(clock.now_ms());
     let long = queue.add(clock.now_ms());
     script
