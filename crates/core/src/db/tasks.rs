@@ -6,13 +6,16 @@
 //! any scheduler takes it over. Every later write names the lease token, so a scheduler
 //! that lost its lease can no longer change the task.
 //!
+//! It is the one queue of deferred work: deleting a video queues the task that removes
+//! its files in the same transaction ([`Db::delete_video`]).
+//!
 //! What differs per backend lives in [`Db::claim_tasks`] (how rows are locked) and
 //! [`insert_or_ignore!`] (how a duplicate insert is ignored).
 
 use std::fmt;
 
 use sqlx::any::AnyRow;
-use sqlx::{Connection, Executor, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor, Row};
 use uuid::Uuid;
 
 use super::users::parse_id;
@@ -24,7 +27,7 @@ use crate::ids::VideoId;
 pub enum TaskKind {
     /// Probe an upload and make it playable everywhere (MP4, HLS ladder, poster).
     ProcessVideo,
-    /// Remove every object of a deleted video, then its deletion record.
+    /// Remove every object of a deleted video; queued by the deletion itself.
     DeleteVideo,
 }
 
@@ -230,40 +233,9 @@ impl Db {
         video: VideoId,
         now_ms: i64,
     ) -> Result<TaskRecord, DbError> {
-        let video_text = video.to_string();
-        let inserted = sqlx::query(self.sql(insert_or_ignore!(
-            self.backend(),
-            "tasks (id, kind, video_id, state, attempts, due_at, create_time, update_time) \
-             VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)"
-        )))
-        .bind(Uuid::new_v4().to_string())
-        .bind(kind.as_str())
-        .bind(&video_text)
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            // MySQL assigns left to right and later expressions see earlier assignments,
-            // so `state` is assigned last, after everything that reads the old one.
-            sqlx::query(self.sql(
-                "UPDATE tasks SET \
-                 attempts = CASE WHEN state = 'pending' THEN attempts ELSE 0 END, \
-                 last_error = CASE WHEN state = 'pending' THEN last_error ELSE NULL END, \
-                 due_at = ?, update_time = ?, state = 'pending' \
-                 WHERE kind = ? AND video_id = ? AND state <> 'running' \
-                 AND NOT (state = 'pending' AND due_at <= ?)",
-            ))
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(kind.as_str())
-            .bind(&video_text)
-            .bind(now_ms)
-            .execute(self.pool())
-            .await?;
-        }
+        let mut conn = self.pool().acquire().await?;
+        enqueue(&mut conn, self.backend(), kind, video, now_ms).await?;
+        drop(conn);
         self.task(kind, video).await
     }
 
@@ -496,44 +468,52 @@ impl Db {
             .rows_affected();
         Ok(n)
     }
+}
 
-    /// Records that the files of `video` must go (the seed's `video_del_rec`);
-    /// recording it twice is harmless.
-    pub async fn add_deletion_record(&self, video: VideoId, now_ms: i64) -> Result<(), DbError> {
-        sqlx::query(self.sql(insert_or_ignore!(
-            self.backend(),
-            "video_del_rec (video_id, create_time) VALUES (?, ?)"
+/// [`Db::enqueue_task`] on `conn`, which may be a transaction's: the task is then queued
+/// if and only if the rest of the transaction commits.
+pub(super) async fn enqueue(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    kind: TaskKind,
+    video: VideoId,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    let video_text = video.to_string();
+    let inserted = sqlx::query(AssertSqlSafe(backend.sql(insert_or_ignore!(
+        backend,
+        "tasks (id, kind, video_id, state, attempts, due_at, create_time, update_time) \
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)"
+    ))))
+    .bind(Uuid::new_v4().to_string())
+    .bind(kind.as_str())
+    .bind(&video_text)
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        // MySQL assigns left to right and later expressions see earlier assignments,
+        // so `state` is assigned last, after everything that reads the old one.
+        sqlx::query(AssertSqlSafe(backend.sql(
+            "UPDATE tasks SET \
+             attempts = CASE WHEN state = 'pending' THEN attempts ELSE 0 END, \
+             last_error = CASE WHEN state = 'pending' THEN last_error ELSE NULL END, \
+             due_at = ?, update_time = ?, state = 'pending' \
+             WHERE kind = ? AND video_id = ? AND state <> 'running' \
+             AND NOT (state = 'pending' AND due_at <= ?)",
         )))
-        .bind(video.to_string())
         .bind(now_ms)
-        .execute(self.pool())
+        .bind(now_ms)
+        .bind(kind.as_str())
+        .bind(&video_text)
+        .bind(now_ms)
+        .execute(&mut *conn)
         .await?;
-        Ok(())
     }
-
-    /// Forgets the deletion record of `video` once its files are gone.
-    pub async fn remove_deletion_record(&self, video: VideoId) -> Result<(), DbError> {
-        sqlx::query(self.sql("DELETE FROM video_del_rec WHERE video_id = ?"))
-            .bind(video.to_string())
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Deletion records that have no deletion task yet, oldest first.
-    pub async fn unqueued_deletions(&self, limit: u32) -> Result<Vec<VideoId>, DbError> {
-        let rows = sqlx::query(self.sql(
-            "SELECT d.video_id FROM video_del_rec d WHERE NOT EXISTS \
-             (SELECT 1 FROM tasks t WHERE t.kind = 'delete' AND t.video_id = d.video_id) \
-             ORDER BY d.create_time, d.video_id LIMIT ?",
-        ))
-        .bind(i64::from(limit))
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| parse_id(r.try_get("video_id")?))
-            .collect()
-    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,19 +5,19 @@ use super::Tasks;
 use crate::runner::TaskOutcome;
 
 /// Removes every object of `video` (original, playable MP4, renditions, segments,
-/// poster, staged uploads), then its deletion record. Objects already gone count as
-/// deleted, so running it again, or after a crash midway, is harmless.
+/// poster, staged uploads). Objects already gone count as deleted, so running it again,
+/// or after a crash midway, is harmless; the task's success is the record that they
+/// are gone.
 pub async fn run(tasks: &Tasks, video: VideoId) -> TaskOutcome {
     match tasks
         .storage
         .delete_prefix(&keys::video_prefix(video))
         .await
     {
-        Ok(objects) => tracing::info!(objects, "video files deleted"),
-        Err(e) => return TaskOutcome::Retry(format!("deleting the video's files: {e}")),
-    }
-    match tasks.db.remove_deletion_record(video).await {
-        Ok(()) => TaskOutcome::Done,
-        Err(e) => TaskOutcome::Retry(format!("removing the deletion record: {e}")),
+        Ok(objects) => {
+            tracing::info!(objects, "video files deleted");
+            TaskOutcome::Done
+        }
+        Err(e) => TaskOutcome::Retry(format!("deleting the video's files: {e}")),
     }
 }
