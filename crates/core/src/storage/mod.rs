@@ -14,7 +14,7 @@
 //!   is renamed into place and removed with it. Either way the type is decided once, at
 //!   upload time, and read back with the object.
 //! - **The local fast path.** On disk an object opened for reading is an open file, read
-//!   from the page cache inline when the bytes are there ([`disk`]); processing reads
+//!   from the page cache inline when the bytes are there; processing reads
 //!   originals where they lie and moves its outputs into place ([`Storage::local_path`],
 //!   [`Storage::put_file`]).
 //! - **Multipart uploads that outlive a request** (S3): see [`multipart`].

@@ -3,6 +3,7 @@
 mod delete;
 mod helpers;
 mod intake;
+mod mem_queue;
 mod migrations;
 mod process;
 mod process_storage;

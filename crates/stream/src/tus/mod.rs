@@ -99,6 +99,18 @@ fn staging(state: &StreamState, video: VideoId, upload: &str) -> Result<Staging,
     Ok(Staging::new(state.storage(), prefix))
 }
 
+/// The staged upload a `HEAD` or `DELETE` names, locked for the request.
+async fn locked(
+    state: &StreamState,
+    video: VideoId,
+    upload: &str,
+    headers: &HeaderMap,
+) -> Result<(Staging, tokio::sync::OwnedMutexGuard<()>), StreamError> {
+    require_version(headers)?;
+    let staged = staging(state, video, upload)?;
+    Ok((staged, state.tus_locks().lock(upload).await))
+}
+
 /// `OPTIONS`: what this server supports; no token needed.
 pub async fn options(State(state): State<StreamState>) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
@@ -167,9 +179,7 @@ pub async fn status(
     Path((_, upload)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, StreamError> {
-    require_version(&headers)?;
-    let staged = staging(&state, auth.video, &upload)?;
-    let _lock = state.tus_locks().lock(&upload).await;
+    let (staged, _lock) = locked(&state, auth.video, &upload, &headers).await?;
     let status = staged.status().await?.ok_or(StreamError::NotFound)?;
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();
@@ -270,9 +280,7 @@ pub async fn terminate(
     Path((_, upload)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, StreamError> {
-    require_version(&headers)?;
-    let staged = staging(&state, auth.video, &upload)?;
-    let _lock = state.tus_locks().lock(&upload).await;
+    let (staged, _lock) = locked(&state, auth.video, &upload, &headers).await?;
     if staged.status().await?.is_none() {
         return Err(StreamError::NotFound);
     }
