@@ -116,3 +116,37 @@ fn byte_stream(got: GetResult) -> ByteStream {
         GetResultPayload::Stream(stream) => stream.map_err(io::Error::from).boxed(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::StorageOptions;
+
+    #[tokio::test]
+    async fn local_objects_open_as_files_read_through_the_page_cache_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = StorageOptions {
+            data_dir: dir.path().to_owned(),
+            ..StorageOptions::default()
+        };
+        let storage = Storage::open(&options).await.unwrap();
+        let key = "videos/v/original".to_owned();
+        storage
+            .put(&key, bytes::Bytes::from_static(b"bytes"))
+            .await
+            .unwrap();
+        let object = storage.open_first(&[key]).await.unwrap().unwrap();
+        assert!(
+            matches!(object.source, Source::File(_)),
+            "an open file, not a stream of the store"
+        );
+        let read: Vec<bytes::Bytes> = object
+            .read_range(1..4)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(read.concat(), b"yte");
+    }
+}
