@@ -11,8 +11,9 @@
 //!   `original`) has the type given when it was written, or [`OCTET_STREAM`]: on S3 it
 //!   is the object's own `Content-Type`; `LocalFileSystem` keeps no attributes, so on
 //!   disk it is a hidden sidecar file (`.original.type`) written just before the object
-//!   is renamed into place and removed with it. Either way the type is decided once, at
-//!   upload time, and read back with the object.
+//!   is renamed into place (so a new object never shows an old type; only a rename that
+//!   fails could leave the previous object with the new one) and removed with it. Either
+//!   way the type is decided once, at upload time, and read back with the object.
 //! - **The local fast path.** On disk an object opened for reading is an open file, read
 //!   from the page cache inline when the bytes are there; processing reads
 //!   originals where they lie and moves its outputs into place ([`Storage::local_path`],
@@ -121,15 +122,15 @@ pub struct ObjectInfo {
 pub struct StorageOptions {
     /// `file:///abs/path` or `s3://bucket[/prefix]`; `None` means `{data_dir}/storage`.
     pub url: Option<String>,
-    /// The root of the default local store.
+    /// The data directory, root of the default local store.
     pub data_dir: PathBuf,
     /// S3 endpoint for non-AWS stores (MinIO, Ceph, moto), e.g. `http://127.0.0.1:9002`.
     pub s3_endpoint: Option<String>,
-    /// Defaults to `AWS_REGION`, then `us-east-1`.
+    /// S3 region; defaults to `AWS_REGION` or `us-east-1`.
     pub s3_region: Option<String>,
-    /// Defaults to `AWS_ACCESS_KEY_ID`.
+    /// S3 access key id; defaults to `AWS_ACCESS_KEY_ID`.
     pub s3_access_key_id: Option<String>,
-    /// Defaults to `AWS_SECRET_ACCESS_KEY`.
+    /// S3 secret access key; defaults to `AWS_SECRET_ACCESS_KEY`.
     pub s3_secret_access_key: Option<Secret<String>>,
 }
 
@@ -286,8 +287,8 @@ impl Storage {
         Ok(list)
     }
 
-    /// What a write of `content_type` to `key` stores as attributes: S3 keeps the type
-    /// with the object; `LocalFileSystem` refuses attributes (see the sidecar).
+    /// The attributes a write of `content_type` stores: S3 keeps the type with the
+    /// object; `LocalFileSystem` refuses attributes (hence the sidecar).
     fn attributes(&self, content_type: &str) -> Attributes {
         let mut attributes = Attributes::new();
         if self.inner.disk.is_none() {
