@@ -21,5 +21,7 @@ pub mod secret;
 pub mod session;
 /// HMAC-signed tokens: upload tokens for the stream server and service-to-service auth.
 pub mod signing;
+/// Recognising the video containers reel accepts from an upload's first bytes.
+pub mod sniff;
 /// Where video bytes live: local disk or any S3-compatible object store.
 pub mod storage;

@@ -1,5 +1,5 @@
 //! Who may upload: the signed upload token the API put in `upload_url`, checked without
-//! a database before a byte of the body is read.
+//! a database before a byte of the body is read, for a video that is not deleted.
 
 use std::collections::HashMap;
 
@@ -51,6 +51,8 @@ impl FromRequestParts<StreamState> for UploadAuth {
             .ok_or(StreamError::MissingToken)?;
         UploadGrant::verify(token, state.signing_key(), video, state.now_ms())
             .map_err(StreamError::Token)?;
+        // A token outlives the video it was signed for when the video is deleted.
+        state.refuse_deleted(video).await?;
         Ok(Self { video, query_token })
     }
 }

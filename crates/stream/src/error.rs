@@ -52,6 +52,9 @@ pub enum StreamError {
     /// A precondition (`If-Match`, `If-Unmodified-Since`) failed.
     #[error("precondition failed")]
     PreconditionFailed,
+    /// The video was deleted: it takes no more bytes and serves none.
+    #[error("this video was deleted")]
+    Deleted,
     /// Storage failed; details are logged, not sent.
     #[error("storage failure")]
     Storage(#[from] StorageError),
@@ -73,6 +76,7 @@ impl StreamError {
             Self::OffsetConflict { .. } => (StatusCode::CONFLICT, "offset_mismatch"),
             Self::TusVersion => (StatusCode::PRECONDITION_FAILED, "tus_version"),
             Self::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
+            Self::Deleted => (StatusCode::GONE, "video_deleted"),
             Self::Storage(StorageError::NotFound) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

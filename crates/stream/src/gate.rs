@@ -11,8 +11,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures::stream::{BoxStream, Stream, StreamExt};
 
+use reel_core::sniff::{self, Container, SNIFF_LEN};
+
 use crate::error::StreamError;
-use crate::sniff::{self, Container, SNIFF_LEN};
 
 /// After a body is refused midway, at most this much more of it is read and dropped...
 const LINGER_BYTES: u64 = 16 * 1024 * 1024;
@@ -31,6 +32,9 @@ pub enum UploadError {
     /// The first bytes are not a video container.
     #[error("not a video")]
     NotVideo,
+    /// The video was deleted while its upload streamed.
+    #[error("video deleted")]
+    Deleted,
     /// The body could not be read: the client went away or sent garbage.
     #[error("upload interrupted: {0}")]
     Interrupted(String),
@@ -41,6 +45,7 @@ impl From<UploadError> for StreamError {
         match e {
             UploadError::TooLarge { limit } => Self::TooLarge { limit },
             UploadError::NotVideo => Self::NotVideo,
+            UploadError::Deleted => Self::Deleted,
             UploadError::Interrupted(why) => Self::BadRequest(format!("upload interrupted: {why}")),
         }
     }
@@ -199,7 +204,7 @@ mod tests {
     use super::*;
 
     fn mp4(len: usize) -> Vec<u8> {
-        let mut v = b"\0\0\0\x20ftypisom".to_vec();
+        let mut v = b"\0\0\0\x10ftypisom\0\0\x02\0\0\0\0\0mdat".to_vec();
         v.resize(len, 7);
         v
     }

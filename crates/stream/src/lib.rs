@@ -26,8 +26,6 @@ pub mod notifier;
 pub mod playback;
 /// `Range` header parsing.
 pub mod range;
-/// Container detection from magic bytes.
-pub mod sniff;
 /// tus 1.0 resumable uploads.
 pub mod tus;
 /// Plain uploads.
@@ -35,6 +33,7 @@ pub mod upload;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -42,11 +41,14 @@ use axum::http::HeaderValue;
 use axum::routing::{get, head, post};
 use axum::serve::ListenerExt;
 use reel_core::clock::SharedClock;
+use reel_core::ids::VideoId;
 use reel_core::signing::SigningKey;
 use reel_core::storage::Storage;
+use reel_core::storage::video_state::{VideoState, VideoStates};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::Config;
+use error::StreamError;
 pub use notifier::{Backoff, HttpIntake, LogOnly, NotifyError, UploadNotifier};
 
 /// Everything a request handler needs; cheap to clone.
@@ -72,6 +74,12 @@ struct Inner {
     outbox: notifier::Outbox,
     /// Serialises requests to one resumable upload.
     tus_locks: tus::UploadLocks,
+    /// The videos' state markers, read through a short-lived cache.
+    video_states: VideoStates,
+    /// Resumable uploads untouched for longer are removed.
+    tus_expire_after: Duration,
+    /// How often they are looked for.
+    tus_sweep_every: Duration,
 }
 
 impl StreamState {
@@ -105,6 +113,54 @@ impl StreamState {
     pub(crate) fn tus_locks(&self) -> &tus::UploadLocks {
         &self.inner.tus_locks
     }
+
+    pub(crate) fn tus_expire_after(&self) -> Duration {
+        self.inner.tus_expire_after
+    }
+
+    /// [`StreamError::Deleted`] when `video` is deleted, as its marker said at most the
+    /// cache TTL ago.
+    pub(crate) async fn refuse_deleted(&self, video: VideoId) -> Result<(), StreamError> {
+        deleted_is_gone(self.inner.video_states.get(video).await?)
+    }
+
+    /// [`StreamError::Deleted`] when `video` is deleted, as its marker says now: the
+    /// last check before an upload becomes the video's original.
+    pub(crate) async fn refuse_deleted_now(&self, video: VideoId) -> Result<(), StreamError> {
+        deleted_is_gone(self.inner.video_states.get_fresh(video).await?)
+    }
+
+    /// Removes the resumable uploads left untouched for longer than `tus_expire_after`,
+    /// every `tus_sweep_every`, until `shutdown` resolves. Every stream node may run it:
+    /// removing what another node removed already is harmless.
+    pub fn spawn_upkeep(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(state.inner.tus_sweep_every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tokio::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    _ = ticks.tick() => match tus::sweep::expired(&state).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(removed = n, "expired resumable uploads removed"),
+                        Err(e) => tracing::warn!(error = %e, "sweeping resumable uploads failed"),
+                    },
+                }
+            }
+        })
+    }
+}
+
+fn deleted_is_gone(state: Option<Arc<VideoState>>) -> Result<(), StreamError> {
+    match state {
+        Some(state) if state.is_deleted() => Err(StreamError::Deleted),
+        _ => Ok(()),
+    }
 }
 
 /// Opens storage and builds the state. `notifier` tells the scheduler about finished
@@ -128,13 +184,16 @@ pub async fn build_state(
     tracing::info!(storage = %storage.describe(), resumed, "stream server ready");
     Ok(StreamState {
         inner: Arc::new(Inner {
-            storage,
+            storage: storage.clone(),
             limiter: limiter::Limiter::new(config.max_connections, config.retry_after_secs),
             signing_key: config.signing_key.clone(),
             clock: config.clock.clone(),
             max_upload_bytes: config.max_upload_bytes,
             outbox,
             tus_locks: tus::UploadLocks::default(),
+            video_states: VideoStates::new(storage, config.video_state_ttl),
+            tus_expire_after: config.tus_expire_after,
+            tus_sweep_every: config.tus_sweep_every,
         }),
     })
 }
@@ -179,8 +238,15 @@ pub async fn serve(
         // Small responses (304s, 416s, tus answers) must not wait for Nagle.
         let _ = tcp.set_nodelay(true);
     });
+    let (stop_upkeep, upkeep_stopped) = tokio::sync::oneshot::channel::<()>();
+    let upkeep = state.spawn_upkeep(async {
+        let _ = upkeep_stopped.await;
+    });
     let app = router(state).route("/healthz", get(|| async { "ok" }));
-    axum::serve(listener, reel_core::http::observe(app, "stream"))
+    let served = axum::serve(listener, reel_core::http::observe(app, "stream"))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    drop(stop_upkeep);
+    let _ = upkeep.await;
+    served
 }

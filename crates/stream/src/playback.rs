@@ -1,7 +1,8 @@
 //! Playback: `GET`/`HEAD /videos/{vid}` (the scheduler's `playable.mp4` when it exists,
 //! else the original), its poster and HLS renditions, with ranges, validators and
 //! conditional requests as RFC 9110 describes them. Each is served with the type stored
-//! with it (an original's was sniffed once, at upload).
+//! with it (an original's was sniffed once, at upload). A deleted video serves nothing
+//! (410) once its tombstone is seen, within the state marker cache's TTL.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -28,7 +29,12 @@ pub async fn video(
     headers: HeaderMap,
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
-    let object = open_first(&state, &[keys::playable(video), keys::original(video)]).await?;
+    let object = open_first(
+        &state,
+        video,
+        &[keys::playable(video), keys::original(video)],
+    )
+    .await?;
     respond(&method, &headers, object).await
 }
 
@@ -40,7 +46,7 @@ pub async fn poster(
     headers: HeaderMap,
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
-    let object = open_first(&state, &[keys::poster(video)]).await?;
+    let object = open_first(&state, video, &[keys::poster(video)]).await?;
     respond(&method, &headers, object).await
 }
 
@@ -53,12 +59,18 @@ pub async fn hls(
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
     let key = keys::hls(video, &path).ok_or(StreamError::NotFound)?;
-    let object = open_first(&state, &[key]).await?;
+    let object = open_first(&state, video, &[key]).await?;
     respond(&method, &headers, object).await
 }
 
-/// The first of `keys` that is stored, opened; not found when none is.
-async fn open_first(state: &StreamState, keys: &[String]) -> Result<OpenObject, StreamError> {
+/// The first of `keys` of `video` that is stored, opened; not found when none is, gone
+/// when the video is deleted.
+async fn open_first(
+    state: &StreamState,
+    video: VideoId,
+    keys: &[String],
+) -> Result<OpenObject, StreamError> {
+    state.refuse_deleted(video).await?;
     state
         .storage()
         .open_first(keys)

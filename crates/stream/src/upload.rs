@@ -1,7 +1,8 @@
 //! Plain uploads: `POST /upload/{vid}` (multipart, field `file`, as the seed's page sent
 //! it) and `PUT /upload/{vid}` (the raw body). The body streams through an
 //! [`UploadGate`] (size limit and container sniffing) into `videos/{vid}/original`,
-//! stored with the sniffed type and visible only when complete.
+//! stored with the sniffed type and visible only when complete, and only if the video was
+//! not deleted meanwhile.
 
 use axum::Json;
 use axum::body::Body;
@@ -106,7 +107,14 @@ async fn store(
         .detected()
         .get()
         .map_or(OCTET_STREAM, |c| c.content_type());
-    let body = futures::stream::iter(first).chain(&mut gate);
+    // The last word before the upload becomes the original: a video deleted while its
+    // upload streamed gets none.
+    let still_wanted = futures::stream::once(state.refuse_deleted_now(video))
+        .filter_map(|checked| std::future::ready(checked.err().map(Err::<Bytes, _>)));
+    let body = futures::stream::iter(first)
+        .chain(&mut gate)
+        .map_err(StreamError::from)
+        .chain(still_wanted);
     let size = match state
         .storage()
         .put_stream(&keys::original(video), Some(content_type), body)
@@ -115,7 +123,7 @@ async fn store(
         Ok(size) => size,
         Err(PutError::Source(e)) => {
             gate.linger().await;
-            return Err(e.into());
+            return Err(e);
         }
         Err(PutError::Storage(e)) => return Err(e.into()),
     };

@@ -1,12 +1,18 @@
 //! What the scheduler writes about a video while it makes the upload playable: status,
 //! progress, the probed media facts, and which uploaded bytes they describe.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use sqlx::Row;
 
 use super::users::parse_id;
 use super::{Db, DbError};
 use crate::domain::VideoStatus;
 use crate::ids::VideoId;
+
+/// Ids checked by one query of [`Db::existing_videos`].
+pub const EXISTING_BATCH: usize = 100;
 
 /// What processing needs to know about a video before it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +76,27 @@ impl Db {
     /// Whether the video exists.
     pub async fn video_exists(&self, id: VideoId) -> Result<bool, DbError> {
         Ok(self.media_state(id).await?.is_some())
+    }
+
+    /// Which of `ids` are videos that exist, in one query per [`EXISTING_BATCH`] of them.
+    pub async fn existing_videos(&self, ids: &[VideoId]) -> Result<HashSet<VideoId>, DbError> {
+        // One statement text for every batch, so that it is prepared once: a short
+        // batch repeats its first id in the spare places.
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            let marks = vec!["?"; EXISTING_BATCH].join(", ");
+            format!("SELECT id FROM video_info WHERE id IN ({marks})")
+        });
+        let mut found = HashSet::new();
+        for batch in ids.chunks(EXISTING_BATCH) {
+            let mut query = sqlx::query(self.sql(QUERY.as_str()));
+            for i in 0..EXISTING_BATCH {
+                query = query.bind(batch.get(i).unwrap_or(&batch[0]).to_string());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                found.insert(parse_id(row.try_get::<String, _>("id")?)?);
+            }
+        }
+        Ok(found)
     }
 
     /// Marks a video as being processed, at 0 %; false when it does not exist.

@@ -172,6 +172,46 @@ impl Disk {
     }
 }
 
+impl Disk {
+    /// Removes everything in the folder of `prefix` but the file `keep`, hidden files
+    /// and subfolders included; a missing folder is empty already.
+    pub(super) async fn remove_all_but(
+        &self,
+        prefix: &Path,
+        keep: &str,
+    ) -> Result<(), StorageError> {
+        let dir = self
+            .file_of(prefix)
+            .ok_or_else(|| StorageError::BadKey(prefix.to_string()))?;
+        let keep = keep.to_owned();
+        blocking(move || {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                if entry.file_name() == keep.as_str() {
+                    continue;
+                }
+                let gone = if entry.file_type()?.is_dir() {
+                    std::fs::remove_dir_all(entry.path())
+                } else {
+                    std::fs::remove_file(entry.path())
+                };
+                match gone {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+}
+
 /// The sidecar object of an extension-less key: hidden beside it, so that no listing of
 /// keys shows it and deleting its folder removes it.
 fn sidecar(key: &str) -> Result<Path, StorageError> {

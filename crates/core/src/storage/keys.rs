@@ -5,8 +5,13 @@
 //! videos/{vid}/playable.mp4        the scheduler's browser-safe rendition (served first)
 //! videos/{vid}/poster.jpg          the scheduler's thumbnail
 //! videos/{vid}/hls/...             the scheduler's HLS renditions
+//! videos/{vid}/state.json          the video's state marker (a tombstone once deleted:
+//!                                  see [`super::video_state`]), kept after the rest
 //! videos/{vid}/...                 anything else the services keep for the video
 //!                                  (resumable uploads being staged), deleted with it
+//! tus/{vid}/{upload}               an empty note that a resumable upload is staged, so
+//!                                  that unfinished ones are found without listing
+//!                                  every video
 //! outbox/process/{vid}             a "process this upload" notice not yet accepted
 //! ```
 
@@ -43,6 +48,24 @@ pub fn hls_prefix(video: VideoId) -> String {
 /// One file of the HLS renditions, or `None` when `path` is not a plain relative path.
 pub fn hls(video: VideoId, path: &str) -> Option<String> {
     let key = format!("videos/{video}/hls/{path}");
+    is_valid(&key).then_some(key)
+}
+
+/// The prefix under which every video's folder lies.
+pub const VIDEOS_PREFIX: &str = "videos/";
+
+/// The prefix of the notes of resumable uploads being staged.
+pub const TUS_INDEX_PREFIX: &str = "tus/";
+
+/// The video's state marker.
+pub fn video_state(video: VideoId) -> String {
+    format!("videos/{video}/state.json")
+}
+
+/// The note that resumable upload `upload` of `video` is staged, or `None` when
+/// `upload` cannot be part of a key.
+pub fn tus_index(video: VideoId, upload: &str) -> Option<String> {
+    let key = format!("{TUS_INDEX_PREFIX}{video}/{upload}");
     is_valid(&key).then_some(key)
 }
 

@@ -24,9 +24,13 @@
 pub mod keys;
 /// Multipart uploads continued across requests and processes (S3).
 pub mod multipart;
+/// The state marker of a video, and the cache stream servers read it through.
+pub mod video_state;
 
 /// The local-disk fast path: the page-cache reader, sidecar types, moves into place.
 mod disk;
+/// Listing the folders under a prefix, and emptying one but for a kept object.
+mod folders;
 /// Reading objects.
 mod read;
 /// Building the S3 client from a URL and options.
@@ -252,6 +256,13 @@ impl Storage {
             disk.remove_tree(&folder).await?;
             return Ok(count);
         }
+        self.delete_listed(&listed).await?;
+        Ok(count)
+    }
+
+    /// Deletes the objects `listed` from the object store, aborting the multipart
+    /// uploads recorded among them.
+    async fn delete_listed(&self, listed: &[ObjectInfo]) -> Result<(), StorageError> {
         for record in listed.iter().filter(|o| multipart::is_record(&o.key)) {
             self.abort_recorded(&record.key).await?;
         }
@@ -265,7 +276,7 @@ impl Storage {
             .delete_stream(locations)
             .try_for_each(|_| async { Ok(()) })
             .await?;
-        Ok(count)
+        Ok(())
     }
 
     /// Every object under `prefix` (empty or ending in `/`), sorted by key.

@@ -13,6 +13,8 @@
 
 /// Where an upload's bytes wait for the last one.
 pub mod staging;
+/// Removing the uploads that were never finished.
+pub mod sweep;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -24,13 +26,13 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use reel_core::ids::VideoId;
+use reel_core::sniff::SNIFF_LEN;
 use reel_core::storage::{StorageError, keys};
 
 use crate::StreamState;
 use crate::auth::UploadAuth;
 use crate::error::StreamError;
 use crate::gate::{UploadError, UploadGate};
-use crate::sniff::SNIFF_LEN;
 use crate::upload::upload_finished;
 use staging::{AppendError, Staging};
 
@@ -69,6 +71,20 @@ impl UploadLocks {
         };
         lock.lock_owned().await
     }
+
+    /// The lock of `id` if nobody holds or awaits it, else `None`.
+    fn try_lock(&self, id: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        let lock = match locks.get(id).and_then(Weak::upgrade) {
+            Some(_) => return None,
+            None => {
+                let lock = Arc::new(tokio::sync::Mutex::new(()));
+                locks.insert(id.to_owned(), Arc::downgrade(&lock));
+                lock
+            }
+        };
+        lock.try_lock_owned().ok()
+    }
 }
 
 fn require_version(headers: &HeaderMap) -> Result<(), StreamError> {
@@ -92,11 +108,10 @@ fn number(headers: &HeaderMap, name: &str) -> Result<Option<u64>, StreamError> {
 
 fn staging(state: &StreamState, video: VideoId, upload: &str) -> Result<Staging, StreamError> {
     let well_formed = upload.len() == 32 && upload.bytes().all(|b| b.is_ascii_hexdigit());
-    let prefix = well_formed
-        .then(|| staging::staging_prefix(video, upload))
+    well_formed
+        .then(|| Staging::new(state.storage(), video, upload))
         .flatten()
-        .ok_or(StreamError::NotFound)?;
-    Ok(Staging::new(state.storage(), prefix))
+        .ok_or(StreamError::NotFound)
 }
 
 /// The staged upload a `HEAD` or `DELETE` names, locked for the request.
@@ -249,6 +264,11 @@ pub async fn append(
         let _lock = lock;
         match staged.append(claimed, gate, &sniffed).await {
             Ok(offset) if offset == status.length => {
+                // A video deleted while its upload was staged gets no original.
+                if let Err(e) = task_state.refuse_deleted_now(video).await {
+                    staged.delete().await?;
+                    return Err(e);
+                }
                 staged.commit().await?;
                 upload_finished(&task_state, video).await;
                 tracing::info!(length = offset, "resumable upload complete");

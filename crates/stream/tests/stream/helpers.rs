@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use reel_core::clock::ManualClock;
+use reel_core::clock::{Clock, ManualClock};
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::{SigningKey, UploadGrant};
 use reel_core::storage::{Storage, StorageOptions};
 use reel_stream::{Config, StreamState, UploadNotifier};
 use reel_testkit::moto;
+use reqwest::StatusCode;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -103,10 +104,21 @@ impl TestServer {
         tweak: impl FnOnce(&mut Config),
         notifier: Option<Arc<dyn UploadNotifier>>,
     ) -> Self {
+        Self::spawn_at(store, T0, tweak, notifier).await
+    }
+
+    /// A server whose clock starts at `start_ms` (the wall clock's time, for tests that
+    /// compare it with the dates storage gives objects).
+    pub async fn spawn_at(
+        store: Store,
+        start_ms: i64,
+        tweak: impl FnOnce(&mut Config),
+        notifier: Option<Arc<dyn UploadNotifier>>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (storage, prefix) = storage_options(store, &dir);
         let key = SigningKey::random();
-        let clock = Arc::new(ManualClock::new(T0));
+        let clock = Arc::new(ManualClock::new(start_ms));
         let mut config = Config::new(dir.path(), key.clone());
         config.storage = storage;
         config.clock = clock.clone();
@@ -173,7 +185,7 @@ impl TestServer {
 
     /// A valid upload token for `video`, expiring in an hour of server time.
     pub fn token(&self, video: VideoId) -> String {
-        self.token_with(&self.key, video, T0 + 3_600_000)
+        self.token_with(&self.key, video, self.clock.now_ms() + 3_600_000)
     }
 
     /// A token signed by `key`, expiring at `expires_ms`.
@@ -236,17 +248,20 @@ impl Drop for TestServer {
     }
 }
 
-/// `len` bytes that sniff as MP4: an `ftyp` box, then a deterministic pattern.
+/// `len` bytes that sniff as MP4: an `ftyp` box, then an `mdat` box of a
+/// deterministic pattern.
 pub fn mp4_bytes(len: usize) -> Vec<u8> {
-    let mut v = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    let mut v = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2\0\0\0\0mdat".to_vec();
     v.extend((0..len.saturating_sub(v.len())).map(|i| (i * 31 % 251) as u8));
     v.truncate(len);
     v
 }
 
-/// `len` bytes that sniff as WebM.
+/// `len` bytes that sniff as WebM: an EBML header, then a Segment of unknown size.
 pub fn webm_bytes(len: usize) -> Vec<u8> {
-    let mut v = b"\x1A\x45\xDF\xA3\x9F\x42\x86\x81\x01\x42\xF7\x81\x01\x42\x82\x84webm".to_vec();
+    let mut v = b"\x1A\x45\xDF\xA3\x8F\x42\x86\x81\x01\x42\xF7\x81\x01\x42\x82\x84webm\
+                  \x18\x53\x80\x67\x01\xFF\xFF\xFF\xFF\xFF\xFF\xFF"
+        .to_vec();
     v.resize(len, 0x11);
     v
 }
@@ -280,4 +295,127 @@ pub async fn read_head(tcp: &mut TcpStream) -> String {
 /// A byte payload as `Bytes`.
 pub fn b(v: &[u8]) -> Bytes {
     Bytes::copy_from_slice(v)
+}
+
+/// A tus session of one upload.
+pub struct Tus<'a> {
+    /// The server.
+    pub s: &'a TestServer,
+    /// The upload URL (path and query).
+    pub location: String,
+    /// The video.
+    pub video: VideoId,
+}
+
+impl<'a> Tus<'a> {
+    pub async fn create(s: &'a TestServer, video: VideoId, length: usize) -> Tus<'a> {
+        let r = s
+            .client
+            .post(s.url(&format!("/upload/{video}/tus")))
+            .bearer_auth(s.token(video))
+            .header("tus-resumable", "1.0.0")
+            .header("upload-length", length.to_string())
+            .header("upload-metadata", "filename YS5tcDQ=")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+        assert_eq!(r.headers()["tus-resumable"], "1.0.0");
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.starts_with(&format!("/upload/{video}/tus/")));
+        Tus { s, location, video }
+    }
+
+    pub async fn offset(&self) -> u64 {
+        let r = self
+            .s
+            .client
+            .head(self.s.url(&self.location))
+            .bearer_auth(self.s.token(self.video))
+            .header("tus-resumable", "1.0.0")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        r.headers()["upload-offset"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    pub async fn patch(&self, offset: u64, bytes: &[u8]) -> reqwest::Response {
+        self.s
+            .client
+            .patch(self.s.url(&self.location))
+            .bearer_auth(self.s.token(self.video))
+            .header("tus-resumable", "1.0.0")
+            .header("upload-offset", offset.to_string())
+            .header("content-type", "application/offset+octet-stream")
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A PATCH that announces `announced` bytes, sends `bytes`, and hangs up.
+    pub async fn interrupted_patch(&self, offset: u64, bytes: &[u8], announced: usize) {
+        let head = format!(
+            "PATCH {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
+             Upload-Offset: {offset}\r\nContent-Type: application/offset+octet-stream\r\n\
+             Content-Length: {announced}\r\n\r\n",
+            self.location,
+            self.s.token(self.video)
+        );
+        let mut tcp = raw_send(self.s.addr, &head, bytes).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tcp.shutdown().await.unwrap();
+    }
+}
+
+/// `GET /videos/{v}`: the status and the bytes.
+pub async fn play(s: &TestServer, v: VideoId) -> (StatusCode, Vec<u8>) {
+    let r = s
+        .client
+        .get(s.url(&format!("/videos/{v}")))
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.bytes().await.unwrap().to_vec())
+}
+
+/// Bodies that are no video: descriptions that ffmpeg, left to guess their format, would
+/// follow onto the network, and text whose first bytes happen to match a container's
+/// magic number (each of which a magic-number sniffer took for a video).
+pub fn disguised_bodies() -> Vec<(&'static str, Vec<u8>)> {
+    let text = |head: &str| {
+        let mut v = head.as_bytes().to_vec();
+        while v.len() < 4096 {
+            v.extend_from_slice(b"nothing but words on a line of plain text\n");
+        }
+        v
+    };
+    let mut lucky_sync = text("GET /watch?v=1 HTTP/1.1\n");
+    lucky_sync[188] = b'G';
+    vec![
+        (
+            "SDP",
+            text(
+                "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=video 5004 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n",
+            ),
+        ),
+        (
+            "HLS playlist",
+            text("#EXTM3U\n#EXTINF:10,\nhttp://127.0.0.1:9/segment.ts\n#EXT-X-ENDLIST\n"),
+        ),
+        ("text with MPEG-TS sync bytes", lucky_sync),
+        (
+            "text starting OggS",
+            text("OggS are what Ogg pages start with\n"),
+        ),
+        ("text with ftyp", text("waftyp is no box\n")),
+        ("text with mdat", text("say mdat and hope\n")),
+    ]
 }

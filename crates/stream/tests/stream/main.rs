@@ -23,6 +23,7 @@ macro_rules! both_stores {
     };
 }
 
+mod deleted;
 mod helpers;
 mod limiter;
 mod notifier;
@@ -30,4 +31,5 @@ mod playback;
 mod staging;
 mod storage;
 mod tus;
+mod tus_expiry;
 mod upload;

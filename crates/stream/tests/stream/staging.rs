@@ -5,9 +5,9 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 use reel_core::ids::VideoId;
+use reel_core::sniff::Container;
 use reel_core::storage::keys;
-use reel_stream::sniff::Container;
-use reel_stream::tus::staging::{AppendError, Staging, StagingError, staging_prefix};
+use reel_stream::tus::staging::{AppendError, Staging, StagingError};
 use reel_testkit::moto;
 
 use crate::helpers::{Store, b, mp4_bytes, open_storage, pattern, read};
@@ -15,8 +15,7 @@ use crate::helpers::{Store, b, mp4_bytes, open_storage, pattern, read};
 async fn resumable_uploads_survive_interruptions_anywhere(store: Store) {
     let (storage, _dir) = open_storage(store).await;
     let v = VideoId::random();
-    let prefix = staging_prefix(v, "0123456789abcdef0123456789abcdef").unwrap();
-    let staging = Staging::new(&storage, prefix);
+    let staging = Staging::new(&storage, v, "0123456789abcdef0123456789abcdef").unwrap();
     let data = pattern(19 * 1024 * 1024 + 5, 4);
     staging
         .create(&keys::original(v), data.len() as u64, "name ZmlsZQ==")
@@ -75,22 +74,27 @@ async fn resumable_uploads_survive_interruptions_anywhere(store: Store) {
     );
 
     // A discarded upload leaves nothing.
-    let gone = staging_prefix(v, "fedcba9876543210fedcba9876543210").unwrap();
-    let gone = Staging::new(&storage, gone);
+    let gone = Staging::new(&storage, v, "fedcba9876543210fedcba9876543210").unwrap();
     gone.create(&keys::playable(v), 10 * 1024 * 1024, "")
         .await
         .unwrap();
     let part = futures::stream::iter(vec![Ok::<_, ()>(b(&pattern(9 * 1024 * 1024, 5)))]);
     gone.append(0, part, &sniffed).await.unwrap();
+    let notes = async || storage.list_prefix(keys::TUS_INDEX_PREFIX).await.unwrap();
+    assert_eq!(notes().await.len(), 1, "an unfinished upload is noted");
     gone.delete().await.unwrap();
     assert!(gone.status().await.unwrap().is_none());
     assert!(storage.head(&keys::playable(v)).await.unwrap().is_none());
+    assert!(
+        notes().await.is_empty(),
+        "finished or discarded, no note is left"
+    );
 }
 
 async fn the_sniffed_type_is_stored_with_the_upload(store: Store) {
     let (storage, _dir) = open_storage(store).await;
     let v = VideoId::random();
-    let staging = Staging::new(&storage, staging_prefix(v, "a1").unwrap());
+    let staging = Staging::new(&storage, v, "a1").unwrap();
     let data = mp4_bytes(9 * 1024 * 1024);
     staging
         .create(&keys::original(v), data.len() as u64, "")
@@ -126,7 +130,7 @@ async fn deleting_the_video_aborts_a_staged_multipart_upload() {
     let (options, prefix) = moto::s3_storage(dir.path());
     let storage = reel_core::storage::Storage::open(&options).await.unwrap();
     let v = VideoId::random();
-    let staging = Staging::new(&storage, staging_prefix(v, "b2").unwrap());
+    let staging = Staging::new(&storage, v, "b2").unwrap();
     staging
         .create(&keys::original(v), 20 * 1024 * 1024, "")
         .await

@@ -1,101 +1,11 @@
 //! tus 1.0: discovery, creation, offsets, resume after an interruption at any byte,
 //! termination, and the protocol's refusals.
 
-use std::time::Duration;
-
 use reel_core::ids::VideoId;
 use reel_core::storage::keys;
 use reqwest::StatusCode;
-use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{Store, TestServer, mp4_bytes, raw_send};
-
-/// A tus session of one upload.
-struct Tus<'a> {
-    /// The server.
-    s: &'a TestServer,
-    /// The upload URL (path and query).
-    location: String,
-    /// The video.
-    video: VideoId,
-}
-
-impl<'a> Tus<'a> {
-    async fn create(s: &'a TestServer, video: VideoId, length: usize) -> Tus<'a> {
-        let r = s
-            .client
-            .post(s.url(&format!("/upload/{video}/tus")))
-            .bearer_auth(s.token(video))
-            .header("tus-resumable", "1.0.0")
-            .header("upload-length", length.to_string())
-            .header("upload-metadata", "filename YS5tcDQ=")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
-        assert_eq!(r.headers()["tus-resumable"], "1.0.0");
-        let location = r.headers()["location"].to_str().unwrap().to_owned();
-        assert!(location.starts_with(&format!("/upload/{video}/tus/")));
-        Tus { s, location, video }
-    }
-
-    async fn offset(&self) -> u64 {
-        let r = self
-            .s
-            .client
-            .head(self.s.url(&self.location))
-            .bearer_auth(self.s.token(self.video))
-            .header("tus-resumable", "1.0.0")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(r.headers()["cache-control"], "no-store");
-        r.headers()["upload-offset"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
-
-    async fn patch(&self, offset: u64, bytes: &[u8]) -> reqwest::Response {
-        self.s
-            .client
-            .patch(self.s.url(&self.location))
-            .bearer_auth(self.s.token(self.video))
-            .header("tus-resumable", "1.0.0")
-            .header("upload-offset", offset.to_string())
-            .header("content-type", "application/offset+octet-stream")
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// A PATCH that announces `announced` bytes, sends `bytes`, and hangs up.
-    async fn interrupted_patch(&self, offset: u64, bytes: &[u8], announced: usize) {
-        let head = format!(
-            "PATCH {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
-             Upload-Offset: {offset}\r\nContent-Type: application/offset+octet-stream\r\n\
-             Content-Length: {announced}\r\n\r\n",
-            self.location,
-            self.s.token(self.video)
-        );
-        let mut tcp = raw_send(self.s.addr, &head, bytes).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        tcp.shutdown().await.unwrap();
-    }
-}
-
-async fn play(s: &TestServer, v: VideoId) -> (StatusCode, Vec<u8>) {
-    let r = s
-        .client
-        .get(s.url(&format!("/videos/{v}")))
-        .send()
-        .await
-        .unwrap();
-    (r.status(), r.bytes().await.unwrap().to_vec())
-}
+use crate::helpers::{Store, TestServer, Tus, disguised_bodies, mp4_bytes, play};
 
 async fn discovery_and_protocol_refusals(store: Store) {
     let s = TestServer::spawn(store).await;
@@ -308,8 +218,43 @@ async fn termination_and_non_videos_leave_nothing(store: Store) {
     assert_eq!(play(&s, v).await.0, StatusCode::NOT_FOUND);
 }
 
+async fn disguised_non_videos_are_refused_whole_or_in_pieces(store: Store) {
+    let s = TestServer::spawn(store).await;
+    let v = VideoId::random();
+    for (what, body) in disguised_bodies() {
+        let whole = Tus::create(&s, v, body.len()).await;
+        let r = whole.patch(0, &body).await;
+        assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{what}");
+        // The first bytes alone cannot decide; the rest of the sniffing window does.
+        let pieces = Tus::create(&s, v, body.len()).await;
+        assert_eq!(
+            pieces.patch(0, &body[..100]).await.status(),
+            StatusCode::NO_CONTENT
+        );
+        let r = pieces.patch(100, &body[100..]).await;
+        assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{what}");
+    }
+    assert!(
+        s.storage()
+            .list_prefix(&keys::video_prefix(v))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing of them is kept"
+    );
+    assert!(
+        s.storage()
+            .list_prefix(keys::TUS_INDEX_PREFIX)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nor noted"
+    );
+}
+
 both_stores!(
     discovery_and_protocol_refusals,
+    disguised_non_videos_are_refused_whole_or_in_pieces,
     an_upload_in_pieces_ends_byte_identical,
     an_interrupted_upload_resumes_from_the_stored_offset,
     termination_and_non_videos_leave_nothing,

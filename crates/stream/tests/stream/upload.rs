@@ -8,7 +8,7 @@ use reel_core::storage::keys;
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{Store, T0, TestServer, mp4_bytes, raw_send, read_head};
+use crate::helpers::{Store, T0, TestServer, disguised_bodies, mp4_bytes, raw_send, read_head};
 
 async fn nothing_stored(s: &TestServer, v: VideoId) {
     assert!(
@@ -163,6 +163,26 @@ async fn non_videos_are_refused_and_not_stored(store: Store) {
     nothing_stored(&s, v).await;
 }
 
+async fn disguised_non_videos_are_refused_by_every_upload_route(store: Store) {
+    let s = TestServer::spawn(store).await;
+    let v = VideoId::random();
+    for (what, body) in disguised_bodies() {
+        let put = s.client.put(s.upload_url(v)).body(body.clone());
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(body).file_name("a.mp4"),
+        );
+        let post = s.client.post(s.upload_url(v)).multipart(form);
+        for request in [put, post] {
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "{what}");
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["code"], "not_video", "{what}");
+        }
+    }
+    nothing_stored(&s, v).await;
+}
+
 async fn oversize_uploads_get_413(store: Store) {
     let limit = 1024 * 1024;
     let s = TestServer::spawn_with(store, |c| c.max_upload_bytes = limit, None).await;
@@ -261,6 +281,7 @@ both_stores!(
     tokens_are_checked_before_a_byte_is_stored,
     multipart_uploads_take_the_file_field,
     non_videos_are_refused_and_not_stored,
+    disguised_non_videos_are_refused_by_every_upload_route,
     oversize_uploads_get_413,
     an_aborted_upload_leaves_nothing,
     a_new_upload_replaces_the_video_and_its_renditions,

@@ -1,5 +1,7 @@
 //! Where a resumable upload waits until its last byte arrives, under
-//! `videos/{vid}/tus/{upload}/` (so that deleting the video deletes it too).
+//! `videos/{vid}/tus/{upload}/` (so that deleting the video deletes it too), noted at
+//! `tus/{vid}/{upload}` while it exists so that the unfinished ones can be found and
+//! expired without listing every video ([`super::sweep`]).
 //!
 //! Its state (`state.json`: the final key, the declared length, the client's metadata,
 //! the sniffed content type) is an object of its own, replaced atomically. The bytes are
@@ -20,15 +22,16 @@ mod disk;
 mod s3;
 
 use std::sync::OnceLock;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::Stream;
 use reel_core::ids::VideoId;
+use reel_core::sniff::Container;
 use reel_core::storage::{Storage, StorageError, keys};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StreamError;
-use crate::sniff::Container;
 
 /// The state object of a staged upload.
 const STATE: &str = "state.json";
@@ -100,6 +103,8 @@ pub struct Staging {
     storage: Storage,
     /// Ends in `/`.
     prefix: String,
+    /// The note that the upload exists.
+    note: String,
 }
 
 /// The state object's contents.
@@ -138,12 +143,14 @@ impl State {
 }
 
 impl Staging {
-    /// The staged upload under `prefix` (see [`staging_prefix`]).
-    pub fn new(storage: &Storage, prefix: String) -> Self {
-        Self {
+    /// Resumable upload `upload` of `video`, or `None` when `upload` cannot be part of
+    /// a key.
+    pub fn new(storage: &Storage, video: VideoId, upload: &str) -> Option<Self> {
+        Some(Self {
             storage: storage.clone(),
-            prefix,
-        }
+            prefix: staging_prefix(video, upload)?,
+            note: keys::tus_index(video, upload)?,
+        })
     }
 
     fn key(&self, name: &str) -> String {
@@ -184,6 +191,7 @@ impl Staging {
         length: u64,
         metadata: &str,
     ) -> Result<(), StagingError> {
+        self.storage.put(&self.note, Bytes::new()).await?;
         if let Some(data) = self.local_data() {
             disk::create(&data).await?;
         }
@@ -264,13 +272,20 @@ impl Staging {
             }
             None => s3::commit(self, &state).await?,
         }
-        self.storage.delete_prefix(&self.prefix).await?;
-        Ok(())
+        self.delete().await
     }
 
     /// Discards the upload; discarding a missing one succeeds.
     pub async fn delete(&self) -> Result<(), StagingError> {
         self.storage.delete_prefix(&self.prefix).await?;
+        self.storage.delete(&self.note).await?;
         Ok(())
+    }
+
+    /// When the upload was last written to (its newest staged object); `None` when
+    /// nothing of it is stored.
+    pub async fn last_touched(&self) -> Result<Option<SystemTime>, StagingError> {
+        let staged = self.storage.list_prefix(&self.prefix).await?;
+        Ok(staged.iter().map(|o| o.last_modified).max())
     }
 }

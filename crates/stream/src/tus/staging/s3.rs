@@ -5,10 +5,10 @@ use std::sync::OnceLock;
 
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
+use reel_core::sniff::Container;
 use reel_core::storage::multipart::{MultipartUpload, RECORD_SUFFIX};
 
 use super::{AppendError, Staging, StagingError, State};
-use crate::sniff::Container;
 
 /// Every part but the last has this size: above S3's 5 MiB minimum, and equal sizes
 /// keep stores that demand them (R2) happy.
