@@ -19,7 +19,9 @@ trap cleanup EXIT
 echo "PUT uploads to a fresh local-disk stream server; peak RSS from /proc/PID/status VmHWM"
 for mib in $sizes; do
     file="$tmp/upload-$mib.mp4"
-    { printf '\0\0\0\030ftypisom\0\0\002\0isomiso2'; head -c $((mib * 1024 * 1024 - 24)) /dev/urandom; } >"$file"
+    # An MP4 `ftyp` box, then an `mdat` box (its size 0: to the end of the file) of
+    # random bytes.
+    { printf '\0\0\0\030ftypisom\0\0\002\0isomiso2\0\0\0\0mdat'; head -c $((mib * 1024 * 1024 - 32)) /dev/urandom; } >"$file"
     rm -rf "$tmp/data"
     port=$(free_port)
     RUST_LOG=warn "$server" "$tmp/data" "127.0.0.1:$port" >/dev/null &

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A source of the current time in Unix milliseconds.
 pub trait Clock: Send + Sync + 'static {
@@ -51,6 +52,16 @@ impl Clock for ManualClock {
 /// The system clock as a shared handle.
 pub fn system() -> SharedClock {
     Arc::new(SystemClock)
+}
+
+/// `d` in whole milliseconds, as the clocks count them (saturating).
+pub fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `t` (a date storage or the filesystem gives) in Unix milliseconds; 0 before 1970.
+pub fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, millis)
 }
 
 #[cfg(test)]

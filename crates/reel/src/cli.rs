@@ -118,6 +118,13 @@ pub struct StreamOptions {
     /// Playbacks and uploads streaming at once; more get an immediate 429.
     #[arg(long, env = "REEL_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Resumable (tus) uploads untouched this long are removed; keep it at least the
+    /// upload token TTL [default: 24h]
+    #[arg(long, env = "REEL_TUS_EXPIRE_AFTER", value_parser = humantime::parse_duration)]
+    pub tus_expire_after: Option<Duration>,
+    /// How often unfinished resumable uploads are looked for [default: 1h]
+    #[arg(long, env = "REEL_TUS_SWEEP_EVERY", value_parser = humantime::parse_duration)]
+    pub tus_sweep_every: Option<Duration>,
 }
 
 /// `reel stream`.
@@ -280,6 +287,29 @@ pub struct SchedulerOptions {
     /// Where processing keeps its working files [default: the system's temp dir]
     #[arg(long, env = "REEL_WORK_DIR")]
     pub work_dir: Option<PathBuf>,
+    /// Threads each ffmpeg run may use [default: one per core, at most 16]
+    #[arg(long, env = "REEL_FFMPEG_THREADS")]
+    pub ffmpeg_threads: Option<usize>,
+    /// The longest any ffmpeg run may take, whatever the upload says of itself
+    /// [default: 6h]
+    #[arg(long, env = "REEL_FFMPEG_MAX_RUNTIME", value_parser = humantime::parse_duration)]
+    pub ffmpeg_max_runtime: Option<Duration>,
+    /// An ffmpeg run's time limit per second of video, on top of 2 minutes, up to
+    /// --ffmpeg-max-runtime [default: 10s]
+    #[arg(long, env = "REEL_FFMPEG_RUNTIME_PER_MEDIA_SECOND", value_parser = humantime::parse_duration)]
+    pub ffmpeg_runtime_per_media_second: Option<Duration>,
+    /// How often stored files are compared with the database, to remove those of
+    /// videos that do not exist and expired tombstones [default: 1h]
+    #[arg(long, env = "REEL_SWEEP_EVERY", value_parser = humantime::parse_duration)]
+    pub sweep_every: Option<Duration>,
+    /// How long files of a video that does not exist are left alone after their last
+    /// change [default: 1h]
+    #[arg(long, env = "REEL_ORPHAN_GRACE", value_parser = humantime::parse_duration)]
+    pub orphan_grace: Option<Duration>,
+    /// How long a deleted video's tombstone is kept, refusing its uploads; keep it at
+    /// least the upload token TTL [default: 24h]
+    #[arg(long, env = "REEL_KEEP_TOMBSTONES_FOR", value_parser = humantime::parse_duration)]
+    pub keep_tombstones_for: Option<Duration>,
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -120,6 +121,12 @@ fn stream_config(
     config.max_upload_bytes = options.max_upload_bytes.as_u64();
     config.max_connections = options.max_connections;
     config.scheduler_url = scheduler_url;
+    if let Some(expire) = options.tus_expire_after {
+        config.tus_expire_after = expire;
+    }
+    if let Some(every) = options.tus_sweep_every {
+        config.tus_sweep_every = every;
+    }
     Ok(config)
 }
 
@@ -133,7 +140,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let db = reel_core::db::Db::connect(&reel_core::db::DbOptions::new(&api_config.database_url))
         .await
         .context("opening the database")?;
-    let scheduler_config = scheduler_config(&args.common, &args.tasks)?;
+    let mut scheduler_config = scheduler_config(&args.common, &args.tasks)?;
+    let token_ttl = api_config.upload_token_ttl;
+    at_least_token_ttl(
+        &mut scheduler_config.keep_tombstones_for,
+        token_ttl,
+        "--keep-tombstones-for",
+    );
     let storage = reel_core::storage::Storage::open(&scheduler_config.storage)
         .await
         .context("opening the video storage")?;
@@ -142,11 +155,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let running = scheduler.spawn(shutdown.clone().cancelled_owned());
     let api = reel_api::ApiState::with_db(api_config, db, clock::system()).await?;
     let upkeep = api.spawn_upkeep(shutdown.clone().cancelled_owned());
-    let stream = reel_stream::build_state(
-        &stream_config(&args.common, &args.stream, None)?,
-        Some(Arc::new(InProcessIntake(scheduler))),
-    )
-    .await?;
+    let mut stream_config = stream_config(&args.common, &args.stream, None)?;
+    at_least_token_ttl(
+        &mut stream_config.tus_expire_after,
+        token_ttl,
+        "--tus-expire-after",
+    );
+    let stream =
+        reel_stream::build_state(&stream_config, Some(Arc::new(InProcessIntake(scheduler))))
+            .await?;
+    let stream_upkeep = stream.spawn_upkeep(shutdown.clone().cancelled_owned());
     let app = Router::new()
         .nest("/api", reel_api::router(api.clone()))
         .merge(reel_stream::router(stream))
@@ -168,6 +186,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await?;
     shutdown.cancel();
     upkeep.await?;
+    stream_upkeep.await?;
     running.await?;
     Ok(())
 }
@@ -245,7 +264,38 @@ fn scheduler_config(
     if let Some(dir) = &options.work_dir {
         config.work_dir = dir.clone();
     }
+    if let Some(threads) = options.ffmpeg_threads {
+        config.ffmpeg_threads = threads;
+    }
+    if let Some(max) = options.ffmpeg_max_runtime {
+        config.ffmpeg_max_runtime = max;
+    }
+    if let Some(per) = options.ffmpeg_runtime_per_media_second {
+        config.ffmpeg_runtime_per_media_second = per;
+    }
+    if let Some(every) = options.sweep_every {
+        config.sweep_every = every;
+    }
+    if let Some(grace) = options.orphan_grace {
+        config.orphan_grace = grace;
+    }
+    if let Some(keep) = options.keep_tombstones_for {
+        config.keep_tombstones_for = keep;
+    }
     Ok(config)
+}
+
+/// Raises `kept` to the upload token TTL when shorter: what outlives a token must not
+/// go before it (a tombstone, a resumable upload).
+fn at_least_token_ttl(kept: &mut Duration, token_ttl: Duration, what: &str) {
+    if *kept < token_ttl {
+        tracing::warn!(
+            option = what,
+            raised_to = %humantime::format_duration(token_ttl),
+            "shorter than the upload token TTL; raised to it"
+        );
+        *kept = token_ttl;
+    }
 }
 
 /// `reel scheduler`: the task intake and the runner.

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{ApiClient, Reel};
+use common::{ApiClient, Reel, clip};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -148,4 +148,183 @@ async fn bad_options_are_clear_errors() {
     for command in ["serve", "api", "migrate"] {
         assert!(help.contains(command), "{help}");
     }
+}
+
+/// Creates a video named `name` for the signed-in `api` user alice and uploads `clip`
+/// to it; returns its id and upload URL (path and query).
+async fn upload_video(reel: &Reel, api: &ApiClient, name: &str, clip: &[u8]) -> (String, String) {
+    let (status, video) = api
+        .call(
+            Method::POST,
+            "/user/alice/videos",
+            Some(json!({"name": name})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let upload = video["upload_url"].as_str().unwrap().to_owned();
+    let r = reqwest::Client::new()
+        .put(format!("{}{upload}", reel.base))
+        .body(clip.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    (video["id"].as_str().unwrap().to_owned(), upload)
+}
+
+#[tokio::test]
+async fn ffmpeg_learns_none_of_the_secrets_reel_runs_with() {
+    let data = tempfile::tempdir().unwrap();
+    let dump = data.path().join("children.log");
+    let recording = |real: &str| {
+        let path = data.path().join(format!("{real}-recording"));
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\n{{ echo \"RUN {real} $*\"; env; }} >> \"{}\"\nexec {real} \"$@\"\n",
+                dump.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (ffmpeg, ffprobe) = (recording("ffmpeg"), recording("ffprobe"));
+    let key = "c2VjcmV0LXNpZ25pbmcta2V5LXRoYXQtbm8tY2hpbGQtbWF5LXNlZQ";
+    let secrets = [
+        ("REEL_SIGNING_KEY", key),
+        ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLESECRETID"),
+        ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMIexampleSECRETkey"),
+        ("DATABASE_URL", "postgres://reel:hunter2@db.example/reel"),
+    ];
+    let reel = Reel::start(
+        &[
+            "serve",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "--ffmpeg",
+            &ffmpeg,
+            "--ffprobe",
+            &ffprobe,
+        ],
+        &secrets,
+    );
+    let mut api = ApiClient::new(format!("{}/api", reel.base));
+    api.sign_in("alice", PASSWORD, false).await;
+    let (vid, _) = upload_video(&reel, &api, "a clip", &clip(data.path())).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, video) = api
+            .call(Method::GET, &format!("/user/alice/videos/{vid}"), None)
+            .await;
+        if video["status"] == "ready" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline && video["status"] != "failed",
+            "{video}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let seen = std::fs::read_to_string(&dump).unwrap();
+    assert!(
+        seen.contains("RUN ffmpeg") && seen.contains("-progress"),
+        "{seen}"
+    );
+    for (name, value) in secrets {
+        assert!(!seen.contains(value), "{name} reached ffmpeg: {seen}");
+    }
+    assert!(!seen.contains("REEL_") && !seen.contains("AWS_"), "{seen}");
+}
+
+/// An attacker keeps uploading to a video its owner deleted, with the upload URL it was
+/// given (valid for hours), while a viewer plays another video: within seconds of the
+/// deletion every upload is refused, and the viewer never notices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_to_a_deleted_video_are_refused_while_another_plays_on() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    let data = tempfile::tempdir().unwrap();
+    let reel = Reel::start(&["serve", "--data-dir", data.path().to_str().unwrap()], &[]);
+    let bytes = clip(data.path());
+    let mut owner = ApiClient::new(format!("{}/api", reel.base));
+    owner.sign_in("alice", PASSWORD, false).await;
+    let (gone, upload) = upload_video(&reel, &owner, "deleted", &bytes).await;
+    let (kept, _) = upload_video(&reel, &owner, "kept", &bytes).await;
+
+    let running = Arc::new(AtomicBool::new(true));
+    let (played, viewer_failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let viewer = tokio::spawn({
+        let (running, played, failed) = (running.clone(), played.clone(), viewer_failed.clone());
+        let url = format!("{}/videos/{kept}", reel.base);
+        async move {
+            let http = reqwest::Client::new();
+            while running.load(Ordering::SeqCst) {
+                let r = http.get(&url).header("range", "bytes=0-65535").send().await;
+                let ok = matches!(&r, Ok(r) if r.status() == StatusCode::PARTIAL_CONTENT);
+                let counter = if ok { &played } else { &failed };
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+
+    let (status, _) = owner
+        .call(Method::DELETE, &format!("/user/alice/videos/{gone}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let deleted_at = Instant::now();
+    let attacker = reqwest::Client::new();
+    let mut refused_since: Option<Duration> = None;
+    let mut accepted_after_refusal = 0;
+    // Bounded: at most 15 s of uploads, on loopback.
+    while deleted_at.elapsed() < Duration::from_secs(15) {
+        let r = attacker
+            .put(format!("{}{upload}", reel.base))
+            .body(bytes.clone())
+            .send()
+            .await
+            .unwrap();
+        match (r.status(), refused_since) {
+            (StatusCode::GONE, None) => {
+                let body: Value = r.json().await.unwrap();
+                assert_eq!(body["code"], "video_deleted");
+                refused_since = Some(deleted_at.elapsed());
+            }
+            (StatusCode::GONE, Some(since))
+                if deleted_at.elapsed() > since + Duration::from_secs(2) =>
+            {
+                break;
+            }
+            (StatusCode::GONE, Some(_)) => {}
+            (status, Some(_)) => {
+                accepted_after_refusal += 1;
+                eprintln!("after a refusal: {status}");
+            }
+            (_, None) => {}
+        }
+    }
+    running.store(false, Ordering::SeqCst);
+    viewer.await.unwrap();
+    let since = refused_since.expect("uploads to the deleted video were never refused");
+    eprintln!(
+        "uploads to the deleted video refused {} ms after its deletion",
+        since.as_millis()
+    );
+    assert_eq!(
+        accepted_after_refusal, 0,
+        "an upload was accepted after the refusal"
+    );
+    let playback = reqwest::get(format!("{}/videos/{gone}", reel.base))
+        .await
+        .unwrap();
+    assert_eq!(playback.status(), StatusCode::GONE);
+    assert_eq!(
+        viewer_failed.load(Ordering::SeqCst),
+        0,
+        "the viewer was failed"
+    );
+    assert!(played.load(Ordering::SeqCst) > 0);
 }

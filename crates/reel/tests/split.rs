@@ -7,38 +7,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ApiClient, Reel};
+use common::{ApiClient, Reel, clip};
 use reel_testkit::{Backend, ScratchDb};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-/// A two-second H.264/AAC clip made with ffmpeg.
-fn clip(dir: &std::path::Path) -> Vec<u8> {
-    let path = dir.join("clip.mp4");
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=2",
-        ])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=2"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-c:a", "aac", "-shortest"])
-        .arg(&path)
-        .status()
-        .expect("this test needs ffmpeg: apt-get install ffmpeg");
-    assert!(status.success());
-    std::fs::read(path).unwrap()
-}
 
 #[tokio::test]
 async fn an_upload_goes_through_the_split_services_to_playback() {
@@ -143,24 +115,41 @@ async fn an_upload_goes_through_the_split_services_to_playback() {
     assert_eq!(master.status(), StatusCode::OK);
     assert!(master.text().await.unwrap().starts_with("#EXTM3U"));
 
-    // Deleting through the API removes the files through the scheduler.
+    // Deleting through the API removes the files through the scheduler, all but the
+    // tombstone that tells the stream server the video is gone.
     let (status, _) = api
         .call(Method::DELETE, &format!("/user/alice/videos/{vid}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let stored = data.path().join("storage").join("videos").join(&vid);
+    let left = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&stored)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
     let start = Instant::now();
-    while stored.exists() && std::fs::read_dir(&stored).unwrap().next().is_some() {
+    while left() != ["state.json"] {
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "files left in {stored:?}"
+            "files left in {stored:?}: {:?}",
+            left()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let gone = http
-        .get(format!("{site}/videos/{vid}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let start = Instant::now();
+    loop {
+        let gone = http
+            .get(format!("{site}/videos/{vid}"))
+            .send()
+            .await
+            .unwrap();
+        if gone.status() == StatusCode::GONE {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "still served");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

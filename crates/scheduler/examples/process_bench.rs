@@ -14,9 +14,10 @@ use reel_core::db::NewVideo;
 use reel_core::domain::VideoStatus;
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::SigningKey;
+use reel_core::sniff::{self, Container, SNIFF_LEN};
 use reel_core::storage::keys;
 use reel_scheduler::ffmpeg::plan::{Plan, files};
-use reel_scheduler::ffmpeg::{Ffmpeg, probe_args};
+use reel_scheduler::ffmpeg::{Ffmpeg, FfmpegSettings, probe_args};
 use reel_scheduler::{Config, Scheduler};
 use tokio_util::sync::CancellationToken;
 
@@ -85,10 +86,22 @@ async fn through_reel(clip: &Path, data: &Path) -> anyhow::Result<u128> {
 async fn write_bare_script(clip: &Path, dir: &Path, script: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::copy(clip, dir.join(files::ORIGINAL))?;
-    let ffmpeg = Ffmpeg::detect(Path::new("ffmpeg"), Path::new("ffprobe"), 1)
-        .await
-        .context("ffmpeg is required")?;
-    let probe = ffmpeg.probe(dir, files::ORIGINAL).await?;
+    let defaults = Config::new("", dir, SigningKey::random());
+    let ffmpeg = Ffmpeg::detect(FfmpegSettings {
+        ffmpeg: "ffmpeg".into(),
+        ffprobe: "ffprobe".into(),
+        jobs: 1,
+        threads: defaults.ffmpeg_threads,
+        max_runtime: defaults.ffmpeg_max_runtime,
+        runtime_per_media_second: defaults.ffmpeg_runtime_per_media_second,
+    })
+    .await
+    .context("ffmpeg is required")?;
+    let head = std::fs::read(clip)?;
+    let container = sniff::detect(&head[..head.len().min(SNIFF_LEN)])
+        .context("the clip is not in a container reel accepts")?;
+    let source = ffmpeg.source(container);
+    let probe = ffmpeg.probe(dir, files::ORIGINAL, &source).await?;
     let plan = Plan::new(&probe)?;
     let mut text = format!("set -e\ncd {}\n", quote(dir.as_os_str()));
     for rung in &plan.rungs {
@@ -98,12 +111,13 @@ async fn write_bare_script(clip: &Path, dir: &Path, script: &Path) -> anyhow::Re
         let args: Vec<String> = args.iter().map(|a| quote(a)).collect();
         format!("{program} {} > /dev/null\n", args.join(" "))
     };
-    text.push_str(&line("ffprobe", &probe_args(files::ORIGINAL)));
-    text.push_str(&line("ffmpeg", &plan.main_args()));
-    text.push_str(&line("ffmpeg", &plan.poster_args()));
+    text.push_str(&line("ffprobe", &probe_args(files::ORIGINAL, &source)));
+    text.push_str(&line("ffmpeg", &plan.main_args(&source)));
+    text.push_str(&line("ffmpeg", &plan.poster_args(&source)));
+    let segments = ffmpeg.source(Container::MpegTs);
     for rung in &plan.rungs {
         let segment = format!("{}/{}/seg_000.ts", files::HLS, rung.name);
-        text.push_str(&line("ffprobe", &probe_args(&segment)));
+        text.push_str(&line("ffprobe", &probe_args(&segment, &segments)));
     }
     std::fs::write(script, text)?;
     Ok(())

@@ -7,6 +7,10 @@ use reel_core::clock::{self, SharedClock};
 use reel_core::signing::SigningKey;
 use reel_core::storage::StorageOptions;
 
+/// How long tombstones are kept by default: 24 h, four times the API's default upload
+/// token TTL.
+pub const DEFAULT_KEEP_TOMBSTONES_FOR: Duration = Duration::from_secs(24 * 3600);
+
 /// Everything the scheduler needs to run.
 #[derive(Clone)]
 pub struct Config {
@@ -22,6 +26,14 @@ pub struct Config {
     pub concurrency: usize,
     /// ffmpeg jobs at once, one per core by default.
     pub ffmpeg_jobs: usize,
+    /// Threads each ffmpeg run may use (decoding, filtering, each encoder): the number
+    /// of cores by default, at most 16.
+    pub ffmpeg_threads: usize,
+    /// The longest any ffmpeg run may take, whatever the upload declares of itself.
+    pub ffmpeg_max_runtime: Duration,
+    /// An ffmpeg run's time limit per second of the probed duration, on top of two
+    /// minutes, up to `ffmpeg_max_runtime`.
+    pub ffmpeg_runtime_per_media_second: Duration,
     /// Runs of a task before it stays `failed`.
     pub max_attempts: u32,
     /// The wait before the first retry; it doubles at each further failure.
@@ -42,6 +54,15 @@ pub struct Config {
     pub reconcile_window: Duration,
     /// How long finished tasks stay listed before they are pruned.
     pub keep_done_for: Duration,
+    /// How often stored files are compared with the database: files of videos that do
+    /// not exist are removed, and tombstones past `keep_tombstones_for`.
+    pub sweep_every: Duration,
+    /// How long files of a video that does not exist are left alone after their last
+    /// change, so that nothing in flight is hit.
+    pub orphan_grace: Duration,
+    /// How long a deleted video's tombstone is kept: at least the API's upload token
+    /// TTL, so that no token of the video outlives it.
+    pub keep_tombstones_for: Duration,
     /// How long tasks running at shutdown may take to finish before they are stopped
     /// and handed back to the queue.
     pub shutdown_grace: Duration,
@@ -76,6 +97,9 @@ impl Config {
             signing_key,
             concurrency: 4,
             ffmpeg_jobs: cores,
+            ffmpeg_threads: cores.min(16),
+            ffmpeg_max_runtime: Duration::from_secs(6 * 3600),
+            ffmpeg_runtime_per_media_second: Duration::from_secs(10),
             max_attempts: 5,
             retry_backoff: Duration::from_secs(5),
             retry_backoff_max: Duration::from_secs(600),
@@ -85,6 +109,9 @@ impl Config {
             reconcile_every: Duration::from_secs(60),
             reconcile_window: Duration::from_secs(24 * 3600),
             keep_done_for: Duration::from_secs(7 * 24 * 3600),
+            sweep_every: Duration::from_secs(3600),
+            orphan_grace: Duration::from_secs(3600),
+            keep_tombstones_for: DEFAULT_KEEP_TOMBSTONES_FOR,
             shutdown_grace: Duration::from_secs(10),
             ffmpeg: PathBuf::from("ffmpeg"),
             ffprobe: PathBuf::from("ffprobe"),
@@ -114,6 +141,12 @@ impl std::fmt::Debug for Config {
             .field("storage", &self.storage)
             .field("concurrency", &self.concurrency)
             .field("ffmpeg_jobs", &self.ffmpeg_jobs)
+            .field("ffmpeg_threads", &self.ffmpeg_threads)
+            .field("ffmpeg_max_runtime", &self.ffmpeg_max_runtime)
+            .field(
+                "ffmpeg_runtime_per_media_second",
+                &self.ffmpeg_runtime_per_media_second,
+            )
             .field("max_attempts", &self.max_attempts)
             .field("retry_backoff", &self.retry_backoff)
             .field("retry_backoff_max", &self.retry_backoff_max)
@@ -123,6 +156,9 @@ impl std::fmt::Debug for Config {
             .field("reconcile_every", &self.reconcile_every)
             .field("reconcile_window", &self.reconcile_window)
             .field("keep_done_for", &self.keep_done_for)
+            .field("sweep_every", &self.sweep_every)
+            .field("orphan_grace", &self.orphan_grace)
+            .field("keep_tombstones_for", &self.keep_tombstones_for)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("ffmpeg", &self.ffmpeg)
             .field("ffprobe", &self.ffprobe)

@@ -3,7 +3,8 @@
 //! tasks that cannot finish within a request and stores them before answering; a timer
 //! wakes a dispatcher that claims due tasks as leases and hands them through a bounded
 //! channel to executors. Tasks: delete a deleted video's files, and make every upload
-//! playable in every browser with ffmpeg (MP4, HLS ladder, poster).
+//! playable in every browser with ffmpeg (MP4, HLS ladder, poster). A periodic sweep
+//! removes stored files of videos that do not exist, and tombstones past their time.
 //!
 //! Several schedulers can share one PostgreSQL or MariaDB: a task is leased to one at a
 //! time, and taken over when its scheduler dies and the lease expires.
@@ -22,6 +23,8 @@ pub mod queue;
 pub mod reconcile;
 /// Timer, dispatcher, bounded channel and executors.
 pub mod runner;
+/// The periodic pass that removes files of videos that do not exist, and old tombstones.
+pub mod sweep;
 /// The work behind each kind of task.
 pub mod tasks;
 
@@ -40,8 +43,9 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 pub use error::SchedulerError;
 pub use reconcile::Reconciled;
+pub use sweep::Swept;
 
-use crate::ffmpeg::Ffmpeg;
+use crate::ffmpeg::{Ffmpeg, FfmpegSettings};
 use crate::queue::DbQueue;
 use crate::runner::{RetryPolicy, Runner, RunnerSettings};
 use crate::tasks::Tasks;
@@ -85,14 +89,28 @@ impl Scheduler {
     /// shares them with the other services). Without ffmpeg it still works, with a
     /// warning, and serves uploads as they came.
     pub async fn with_parts(config: Config, db: Db, storage: Storage) -> Self {
-        let ffmpeg = Ffmpeg::detect(&config.ffmpeg, &config.ffprobe, config.ffmpeg_jobs).await;
+        let ffmpeg = Ffmpeg::detect(FfmpegSettings {
+            ffmpeg: config.ffmpeg.clone(),
+            ffprobe: config.ffprobe.clone(),
+            jobs: config.ffmpeg_jobs,
+            threads: config.ffmpeg_threads,
+            max_runtime: config.ffmpeg_max_runtime,
+            runtime_per_media_second: config.ffmpeg_runtime_per_media_second,
+        })
+        .await;
         tracing::info!(
             storage = %storage.describe(),
             ffmpeg = ffmpeg.is_some(),
             instance = %config.instance,
             "scheduler ready"
         );
-        let tasks = Tasks::new(db.clone(), storage.clone(), ffmpeg, config.work_dir.clone());
+        let tasks = Tasks::new(
+            db.clone(),
+            storage.clone(),
+            ffmpeg,
+            config.work_dir.clone(),
+            config.clock.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -175,8 +193,13 @@ impl Scheduler {
         Ok(done)
     }
 
-    /// Runs the tasks and the periodic reconciliation until `shutdown` resolves, then
-    /// finishes or hands back what was claimed.
+    /// One storage sweep (it also runs every `sweep_every` while the runner runs).
+    pub async fn sweep(&self) -> Result<Swept, SchedulerError> {
+        sweep::pass(self).await
+    }
+
+    /// Runs the tasks, the periodic reconciliation and the storage sweep until
+    /// `shutdown` resolves, then finishes or hands back what was claimed.
     pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) {
         let config = self.config();
         let settings = RunnerSettings {
@@ -216,6 +239,22 @@ impl Scheduler {
                 }
             }
         };
+        let sweeping = async {
+            let mut every = tokio::time::interval(config.sweep_every);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    _ = every.tick() => match self.sweep().await {
+                        Ok(swept) if swept != Swept::default() => {
+                            tracing::info!(?swept, "storage swept");
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "the storage sweep failed; trying again later"),
+                    },
+                }
+            }
+        };
         let stopping = async {
             shutdown.await;
             stop.cancel();
@@ -223,6 +262,7 @@ impl Scheduler {
         tokio::join!(
             runner.run(stop.clone().cancelled_owned()),
             reconciling,
+            sweeping,
             stopping
         );
     }

@@ -1,6 +1,7 @@
 //! Reconciliation: the periodic pass that makes sure no upload is left unprocessed
 //! even when the stream server's notice was lost, and that keeps the task list short.
 
+use reel_core::clock::millis;
 use reel_core::storage::keys;
 
 use crate::Scheduler;
@@ -52,8 +53,4 @@ pub async fn pass(scheduler: &Scheduler) -> Result<Reconciled, SchedulerError> {
         .prune_done_tasks(now.saturating_sub(millis(config.keep_done_for)))
         .await?;
     Ok(done)
-}
-
-fn millis(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -11,6 +12,7 @@ use reel_core::signing::UploadGrant;
 
 use crate::StreamState;
 use crate::error::StreamError;
+use crate::gate::refuse_unread;
 
 /// An upload request whose token grants the video in its path.
 #[derive(Debug, Clone)]
@@ -20,6 +22,24 @@ pub struct UploadAuth {
     /// The token when it came in the query string, so that tus `Location`s can carry it
     /// on for clients that only keep URLs.
     pub query_token: Option<String>,
+}
+
+impl UploadAuth {
+    /// The grant of an upload whose body is `body`, noted on the request's span; when it
+    /// was refused, what the client is still sending is read and dropped first (within
+    /// bounds), so that it sees the refusal rather than a reset connection.
+    pub(crate) async fn or_refuse(
+        auth: Result<Self, StreamError>,
+        body: Body,
+    ) -> Result<(Self, Body), StreamError> {
+        match auth {
+            Ok(auth) => {
+                tracing::Span::current().record("video", tracing::field::display(auth.video));
+                Ok((auth, body))
+            }
+            Err(refusal) => Err(refuse_unread(refusal, body).await),
+        }
+    }
 }
 
 impl FromRequestParts<StreamState> for UploadAuth {

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use axum::body::Body;
 use bytes::{Bytes, BytesMut};
 use futures::stream::{BoxStream, Stream, StreamExt};
 
@@ -49,6 +50,30 @@ impl From<UploadError> for StreamError {
             UploadError::Interrupted(why) => Self::BadRequest(format!("upload interrupted: {why}")),
         }
     }
+}
+
+/// Reads and drops what is left of `body` within bounds (see [`UploadGate::linger`]).
+async fn linger<S, E>(mut body: S)
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let drain = async {
+        let mut left = LINGER_BYTES;
+        while left > 0
+            && let Some(Ok(bytes)) = body.next().await
+        {
+            left = left.saturating_sub(bytes.len() as u64);
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+}
+
+/// An upload refused before its body was read (no valid grant, a deleted video): what
+/// the client is still sending is read and dropped first, within the same bounds, so
+/// that it sees `refusal` rather than a reset connection.
+pub async fn refuse_unread(refusal: StreamError, body: Body) -> StreamError {
+    linger(body.into_data_stream()).await;
+    refusal
 }
 
 /// A stream adapter over an upload body that enforces the size limit as bytes arrive
@@ -111,15 +136,7 @@ impl<'a> UploadGate<'a> {
     /// the connection close with unread bytes, which resets it, answer included (what
     /// nginx avoids by a lingering close).
     pub async fn linger(&mut self) {
-        let drain = async {
-            let mut left = LINGER_BYTES;
-            while left > 0
-                && let Some(Ok(bytes)) = self.source.next().await
-            {
-                left = left.saturating_sub(bytes.len() as u64);
-            }
-        };
-        let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+        linger(&mut self.source).await;
     }
 
     /// Decides on the held-back bytes: release them, or refuse the upload.

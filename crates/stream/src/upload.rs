@@ -35,13 +35,14 @@ struct Uploaded {
 }
 
 /// `PUT /upload/{vid}`: the body is the video.
-#[tracing::instrument(skip_all, fields(video = %auth.video))]
+#[tracing::instrument(skip_all, fields(video = tracing::field::Empty))]
 pub async fn raw(
     State(state): State<StreamState>,
-    auth: UploadAuth,
+    auth: Result<UploadAuth, StreamError>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, StreamError> {
+    let (auth, body) = UploadAuth::or_refuse(auth, body).await?;
     let limit = state.max_upload_bytes();
     refuse_declared_oversize(&headers, limit, limit)?;
     let source = body
@@ -52,12 +53,15 @@ pub async fn raw(
 }
 
 /// `POST /upload/{vid}`: a `multipart/form-data` body whose `file` field is the video.
-#[tracing::instrument(skip_all, fields(video = %auth.video))]
+#[tracing::instrument(skip_all, fields(video = tracing::field::Empty))]
 pub async fn multipart(
     State(state): State<StreamState>,
-    auth: UploadAuth,
+    auth: Result<UploadAuth, StreamError>,
     request: Request,
 ) -> Result<Response, StreamError> {
+    let (parts, body) = request.into_parts();
+    let (auth, body) = UploadAuth::or_refuse(auth, body).await?;
+    let request = Request::from_parts(parts, body);
     let limit = state.max_upload_bytes();
     refuse_declared_oversize(request.headers(), limit + MULTIPART_OVERHEAD, limit)?;
     let mut form = Multipart::from_request(request, &state)

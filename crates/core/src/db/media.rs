@@ -12,7 +12,7 @@ use crate::domain::VideoStatus;
 use crate::ids::VideoId;
 
 /// Ids checked by one query of [`Db::existing_videos`].
-pub const EXISTING_BATCH: usize = 100;
+const EXISTING_BATCH: usize = 100;
 
 /// What processing needs to know about a video before it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +78,7 @@ impl Db {
         Ok(self.media_state(id).await?.is_some())
     }
 
-    /// Which of `ids` are videos that exist, in one query per [`EXISTING_BATCH`] of them.
+    /// Which of `ids` are videos that exist, in one query per hundred of them.
     pub async fn existing_videos(&self, ids: &[VideoId]) -> Result<HashSet<VideoId>, DbError> {
         // One statement text for every batch, so that it is prepared once: a short
         // batch repeats its first id in the spare places.

@@ -150,3 +150,31 @@ impl ApiClient {
         answer
     }
 }
+
+/// A two-second H.264/AAC clip made with ffmpeg.
+pub fn clip(dir: &std::path::Path) -> Vec<u8> {
+    let path = dir.join("clip.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+        ])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=2"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-c:a", "aac", "-shortest"])
+        .arg(&path)
+        .status()
+        .expect("this test needs ffmpeg: apt-get install ffmpeg");
+    assert!(status.success());
+    std::fs::read(path).unwrap()
+}

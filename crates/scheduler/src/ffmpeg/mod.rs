@@ -1,6 +1,15 @@
 //! ffmpeg and ffprobe as child processes: probing, running a plan with `-progress`
 //! parsing, and at most one job per core.
+//!
+//! An upload is hostile until proven otherwise, so every run opens it with the demuxer
+//! of the container the sniffer recognised (`-f`, never a guess that could pick the HLS,
+//! SDP or concat demuxers) and the `file` protocol alone (`-protocol_whitelist file`),
+//! with a bounded number of threads, a cleared environment, and a time limit derived
+//! from the probed duration but never above the configured maximum, whatever the upload
+//! declares.
 
+/// Running the programs: environment, process group, time limit, output.
+mod child;
 /// The HLS master playlist and the figures it needs.
 pub mod hls;
 /// What to make of an upload: the ladder, remux or transcode, and the command lines.
@@ -14,14 +23,16 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::Command;
+use reel_core::sniff::Container;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
+use child::Stopped;
 pub use probe::Probe;
 
-/// The most stderr kept from one command: enough for its error lines.
-const STDERR_KEEP: usize = 4096;
+/// The longest an ffprobe run may take: reading headers is quick for any real file.
+const PROBE_LIMIT: Duration = Duration::from_secs(60);
+/// What any ffmpeg run may take on top of its share per second of media.
+const RUN_FLOOR: Duration = Duration::from_secs(120);
 
 /// Why a media step failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,33 +41,76 @@ pub enum MediaError {
     /// is meant for the video's owner.
     #[error("{0}")]
     Unusable(String),
-    /// The tool could not run to its end for a reason that may pass (killed, timed out,
-    /// could not start).
+    /// The tool could not run to its end for a reason that may pass (killed, could not
+    /// start).
     #[error("{0}")]
     Interrupted(String),
+}
+
+/// How ffmpeg and ffprobe are run.
+#[derive(Clone, Debug)]
+pub struct FfmpegSettings {
+    /// The ffmpeg program (a name looked up in `PATH`, or a path).
+    pub ffmpeg: PathBuf,
+    /// The ffprobe program.
+    pub ffprobe: PathBuf,
+    /// Jobs at once.
+    pub jobs: usize,
+    /// Threads each run may use (`-threads`, for decoding, filtering and encoding).
+    pub threads: usize,
+    /// The longest any run may take, whatever the upload says of itself.
+    pub max_runtime: Duration,
+    /// A run's time limit per second of the probed duration (on top of two minutes),
+    /// up to `max_runtime`.
+    pub runtime_per_media_second: Duration,
+}
+
+/// How ffmpeg is to open an upload: with the demuxer of its sniffed container, the
+/// `file` protocol alone, and a bounded number of threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// The demuxer (`-f`), from [`reel_core::sniff::Container::ffmpeg_format`].
+    pub format: &'static str,
+    /// Decoding threads.
+    pub threads: usize,
+}
+
+impl Source {
+    /// The input options and `-i file`.
+    pub fn input_args(&self, file: &str) -> Vec<String> {
+        [
+            "-threads",
+            &self.threads.to_string(),
+            "-f",
+            self.format,
+            "-protocol_whitelist",
+            "file",
+            "-i",
+            file,
+        ]
+        .map(String::from)
+        .to_vec()
+    }
 }
 
 /// The ffmpeg and ffprobe programs, found working at start.
 #[derive(Clone, Debug)]
 pub struct Ffmpeg {
-    /// The ffmpeg program.
-    ffmpeg: PathBuf,
-    /// The ffprobe program.
-    ffprobe: PathBuf,
+    /// How they run.
+    settings: FfmpegSettings,
     /// One permit per job that may run at once.
     jobs: Arc<Semaphore>,
 }
 
 impl Ffmpeg {
-    /// Checks that both programs run; `None` (with the reason logged) when either does not.
-    pub async fn detect(ffmpeg: &Path, ffprobe: &Path, jobs: usize) -> Option<Self> {
-        for program in [ffmpeg, ffprobe] {
-            let ran = Command::new(program)
+    /// Checks that both programs run (as they will: with a cleared environment); `None`
+    /// (with the reason logged) when either does not.
+    pub async fn detect(settings: FfmpegSettings) -> Option<Self> {
+        for program in [&settings.ffmpeg, &settings.ffprobe] {
+            let ran = child::command(program)
                 .arg("-version")
-                .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .kill_on_drop(true)
                 .status()
                 .await;
             match ran {
@@ -75,9 +129,8 @@ impl Ffmpeg {
             }
         }
         Some(Self {
-            ffmpeg: ffmpeg.to_owned(),
-            ffprobe: ffprobe.to_owned(),
-            jobs: Arc::new(Semaphore::new(jobs.max(1))),
+            jobs: Arc::new(Semaphore::new(settings.jobs.max(1))),
+            settings,
         })
     }
 
@@ -90,18 +143,43 @@ impl Ffmpeg {
             .expect("the job semaphore is never closed")
     }
 
-    /// What ffprobe says about `file`, in `dir`. A file it cannot read is
-    /// [`MediaError::Unusable`].
-    pub async fn probe(&self, dir: &Path, file: &str) -> Result<Probe, MediaError> {
-        let out = run(
-            &self.ffprobe,
-            dir,
-            &probe_args(file),
-            Duration::from_secs(120),
-            None,
-            None,
-        )
-        .await?;
+    /// How to open a file of `container`.
+    pub fn source(&self, container: Container) -> Source {
+        Source {
+            format: container.ffmpeg_format(),
+            threads: self.settings.threads.max(1),
+        }
+    }
+
+    /// The time limit of a run on media of `duration_ms`: two minutes and
+    /// `runtime_per_media_second` for each second, never more than `max_runtime` (which
+    /// is also the limit when the duration is unknown).
+    pub fn time_limit(&self, duration_ms: Option<i64>) -> Duration {
+        let max = self.settings.max_runtime;
+        match duration_ms {
+            Some(ms) => {
+                let seconds = ms.max(0) as f64 / 1000.0;
+                let per = self.settings.runtime_per_media_second.as_secs_f64();
+                let wanted = RUN_FLOOR.as_secs_f64() + seconds * per;
+                Duration::try_from_secs_f64(wanted).map_or(max, |d| d.min(max))
+            }
+            None => max,
+        }
+    }
+
+    /// What ffprobe says about `file` in `dir`, opened as `source` says. A file it
+    /// cannot read, or takes too long to, is [`MediaError::Unusable`].
+    pub async fn probe(
+        &self,
+        dir: &Path,
+        file: &str,
+        source: &Source,
+    ) -> Result<Probe, MediaError> {
+        let limit = PROBE_LIMIT.min(self.settings.max_runtime);
+        let args = probe_args(file, source);
+        let out = child::run(&self.settings.ffprobe, dir, &args, limit, None, None)
+            .await
+            .map_err(|stopped| stopped_error(stopped, limit, "reading the file"))?;
         if !out.success {
             return Err(MediaError::Unusable(format!(
                 "not a video file ffmpeg can read ({})",
@@ -112,8 +190,9 @@ impl Ffmpeg {
             .map_err(|e| MediaError::Interrupted(format!("unexpected ffprobe output: {e}")))
     }
 
-    /// Runs ffmpeg with `args` in `dir`, sending progress in percent of `duration_ms`
-    /// to `progress`. A non-zero exit is [`MediaError::Unusable`] with ffmpeg's reason.
+    /// Runs ffmpeg with `args` in `dir` on media of `duration_ms`, sending progress in
+    /// percent to `progress`, within [`Ffmpeg::time_limit`]. A non-zero exit, or a run
+    /// past its limit, is [`MediaError::Unusable`] with the reason.
     pub async fn run(
         &self,
         dir: &Path,
@@ -121,10 +200,17 @@ impl Ffmpeg {
         duration_ms: Option<i64>,
         progress: Option<&watch::Sender<u8>>,
     ) -> Result<(), MediaError> {
-        // Generous: far slower than any machine that can serve video at all.
-        let limit = Duration::from_secs(1800)
-            + Duration::from_millis(duration_ms.unwrap_or(0).max(0) as u64 * 20);
-        let out = run(&self.ffmpeg, dir, args, limit, duration_ms, progress).await?;
+        let limit = self.time_limit(duration_ms);
+        let out = child::run(
+            &self.settings.ffmpeg,
+            dir,
+            args,
+            limit,
+            duration_ms,
+            progress,
+        )
+        .await
+        .map_err(|stopped| stopped_error(stopped, limit, "processing"))?;
         if out.success {
             Ok(())
         } else {
@@ -136,117 +222,32 @@ impl Ffmpeg {
     }
 }
 
-/// The ffprobe arguments that describe `file` as JSON.
-pub fn probe_args(file: &str) -> Vec<OsString> {
-    [
+/// A run that passed its limit fails for good (the same file would take as long again);
+/// one that could not start or was killed from outside may pass.
+fn stopped_error(stopped: Stopped, limit: Duration, what: &str) -> MediaError {
+    match stopped {
+        Stopped::TimedOut => MediaError::Unusable(format!(
+            "{what} took longer than {} s, the most this file may take, and was stopped",
+            limit.as_secs()
+        )),
+        Stopped::Interrupted(why) => MediaError::Interrupted(why),
+    }
+}
+
+/// The ffprobe arguments that describe `file`, opened as `source` says, as JSON.
+pub fn probe_args(file: &str, source: &Source) -> Vec<OsString> {
+    let mut args: Vec<String> = [
         "-v",
         "error",
         "-print_format",
         "json",
         "-show_format",
         "-show_streams",
-        file,
     ]
-    .iter()
-    .map(OsString::from)
-    .collect()
-}
-
-/// What a finished command left.
-struct Finished {
-    /// It exited with status 0.
-    success: bool,
-    /// Its standard output, unless it was read as progress.
-    stdout: Vec<u8>,
-    /// The end of its standard error.
-    stderr: String,
-}
-
-/// Runs `program` in `dir`. With `progress`, stdout is read as `-progress` lines and
-/// turned into percent of `duration_ms`; otherwise it is kept. Death by signal and
-/// timeouts are [`MediaError::Interrupted`].
-async fn run(
-    program: &Path,
-    dir: &Path,
-    args: &[OsString],
-    limit: Duration,
-    duration_ms: Option<i64>,
-    progress: Option<&watch::Sender<u8>>,
-) -> Result<Finished, MediaError> {
-    tracing::debug!(program = %program.display(), ?args, "running");
-    let mut child = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| MediaError::Interrupted(format!("cannot start {}: {e}", program.display())))?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-    let read_stdout = async {
-        let mut kept = Vec::new();
-        match progress {
-            Some(sender) => {
-                let mut lines = BufReader::new(stdout).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(percent) = progress_percent(&line, duration_ms) {
-                        sender.send_if_modified(|p| {
-                            let changed = *p != percent;
-                            *p = percent;
-                            changed
-                        });
-                    }
-                }
-            }
-            None => {
-                let _ = BufReader::new(stdout).read_to_end(&mut kept).await;
-            }
-        }
-        kept
-    };
-    let read_stderr = async {
-        let mut tail = String::new();
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            tail.push_str(&line);
-            tail.push('\n');
-            if tail.len() > STDERR_KEEP {
-                let cut = tail.len() - STDERR_KEEP;
-                let cut = (cut..tail.len())
-                    .find(|&i| tail.is_char_boundary(i))
-                    .unwrap_or(tail.len());
-                tail.drain(..cut);
-            }
-        }
-        tail
-    };
-    let all = async {
-        let (stdout, stderr) = tokio::join!(read_stdout, read_stderr);
-        let status = child.wait().await;
-        (stdout, stderr, status)
-    };
-    let (stdout, stderr, status) = tokio::time::timeout(limit, all).await.map_err(|_| {
-        MediaError::Interrupted(format!(
-            "{} took longer than {} s and was stopped",
-            program.display(),
-            limit.as_secs()
-        ))
-    })?;
-    let status = status
-        .map_err(|e| MediaError::Interrupted(format!("waiting for {}: {e}", program.display())))?;
-    if status.code().is_none() {
-        return Err(MediaError::Interrupted(format!(
-            "{} was stopped by a signal ({status})",
-            program.display()
-        )));
-    }
-    Ok(Finished {
-        success: status.success(),
-        stdout,
-        stderr,
-    })
+    .map(String::from)
+    .to_vec();
+    args.extend(source.input_args(file));
+    args.into_iter().map(OsString::from).collect()
 }
 
 /// The percentage an ffmpeg `-progress` line reports, if it reports one: `out_time_us`

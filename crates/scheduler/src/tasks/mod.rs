@@ -7,6 +7,7 @@ pub mod process;
 
 use std::path::PathBuf;
 
+use reel_core::clock::SharedClock;
 use reel_core::db::{ClaimedTask, Db, TaskKind};
 use reel_core::storage::Storage;
 
@@ -25,17 +26,26 @@ pub struct Tasks {
     /// Where processing keeps its working files when storage is S3 (on local disk they
     /// live beside the store, so that outputs move into place without a copy).
     pub(crate) work_dir: PathBuf,
+    /// The time of tombstones.
+    pub(crate) clock: SharedClock,
 }
 
 impl Tasks {
     /// An executor over `db` and `storage`; without `ffmpeg`, uploads are served as
     /// they came.
-    pub fn new(db: Db, storage: Storage, ffmpeg: Option<Ffmpeg>, work_dir: PathBuf) -> Self {
+    pub fn new(
+        db: Db,
+        storage: Storage,
+        ffmpeg: Option<Ffmpeg>,
+        work_dir: PathBuf,
+        clock: SharedClock,
+    ) -> Self {
         Self {
             db,
             storage,
             ffmpeg,
             work_dir,
+            clock,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Deletion: every object of the video goes, then its record; objects already gone
-//! count as deleted; the API's deletion records are picked up without any call.
+//! Deletion: every object of the video goes but its tombstone, written first; objects
+//! already gone count as deleted; the API's deletion records are picked up without any
+//! call.
 
 use bytes::Bytes;
 use reel_core::db::{TaskKind, TaskState};
@@ -39,13 +40,21 @@ async fn the_apis_deletions_remove_every_object_then_the_record() {
         .wait_for(TaskKind::DeleteVideo, video, TaskState::Done)
         .await;
     assert_eq!(task.attempts, 1);
-    assert!(
-        app.storage()
-            .list_prefix(&keys::video_prefix(video))
-            .await
-            .unwrap()
-            .is_empty()
+    let left: Vec<String> = app
+        .storage()
+        .list_prefix(&keys::video_prefix(video))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(
+        left,
+        [keys::video_state(video)],
+        "only the tombstone is left"
     );
+    let tombstone = app.storage().video_state(video).await.unwrap().unwrap();
+    assert!(tombstone.is_deleted());
     assert!(
         app.storage()
             .head(&keys::original(other))

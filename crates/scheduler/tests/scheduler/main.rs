@@ -1,7 +1,9 @@
 //! The scheduler's test suite: one binary, a fresh database and data dir per test.
 
 mod delete;
+mod deleted_playback;
 mod helpers;
+mod hostile_media;
 mod intake;
 mod mem_queue;
 mod migrations;
@@ -11,3 +13,4 @@ mod queue;
 mod reconcile;
 mod runner;
 mod stream_keys;
+mod sweep;

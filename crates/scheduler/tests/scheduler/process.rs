@@ -361,7 +361,15 @@ async fn a_crashing_ffmpeg_is_retried_then_the_video_shows_why_it_failed() {
         reason.starts_with("gave up after 3 attempts:") && reason.contains("signal"),
         "{reason}"
     );
-    let record = app.db().video(video).await.unwrap();
+    // The video is marked failed just after its task.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        let record = app.db().video(video).await.unwrap();
+        if record.status == VideoStatus::Failed || tokio::time::Instant::now() > deadline {
+            break record;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(record.status, VideoStatus::Failed);
     assert_eq!(record.failure.as_deref(), Some(reason.as_str()));
     app.stop().await;

@@ -210,14 +210,15 @@ pub async fn status(
 }
 
 /// `PATCH /upload/{vid}/tus/{id}`: appends the body at `Upload-Offset`.
-#[tracing::instrument(skip_all, fields(video = %auth.video, upload = %upload))]
+#[tracing::instrument(skip_all, fields(video = tracing::field::Empty, upload = %upload))]
 pub async fn append(
     State(state): State<StreamState>,
-    auth: UploadAuth,
+    auth: Result<UploadAuth, StreamError>,
     Path((_, upload)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, StreamError> {
+    let (auth, body) = UploadAuth::or_refuse(auth, body).await?;
     require_version(&headers)?;
     let content_type = headers
         .get(header::CONTENT_TYPE)

@@ -9,8 +9,7 @@
 //! is touched by that append, so it is never the oldest; the expiry (24 h by default) is
 //! far longer than any append may stall before the listener drops it.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
+use reel_core::clock::{millis, unix_ms};
 use reel_core::ids::VideoId;
 use reel_core::storage::keys::TUS_INDEX_PREFIX;
 
@@ -49,12 +48,4 @@ pub async fn expired(state: &StreamState) -> Result<usize, StagingError> {
         }
     }
     Ok(removed)
-}
-
-fn unix_ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, millis)
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

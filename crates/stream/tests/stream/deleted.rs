@@ -33,12 +33,15 @@ async fn a_deleted_video_takes_no_bytes_and_serves_none(store: Store) {
     })
     .await;
 
+    // Large enough that the client is still sending when the refusal comes: it must
+    // get the answer, not a reset connection.
+    let large = mp4_bytes(8 * 1024 * 1024);
     let token = s.token(gone);
     let url = |path: &str| s.url(&format!("{path}?token={token}"));
     let upload = format!("/upload/{gone}");
     let form = reqwest::multipart::Form::new().part(
         "file",
-        reqwest::multipart::Part::bytes(mp4_bytes(4096)).file_name("a.mp4"),
+        reqwest::multipart::Part::bytes(large.clone()).file_name("a.mp4"),
     );
     let tus = |r: RequestBuilder| r.header("tus-resumable", "1.0.0");
     for (what, request) in [
@@ -52,7 +55,7 @@ async fn a_deleted_video_takes_no_bytes_and_serves_none(store: Store) {
             s.client
                 .get(s.url(&format!("/videos/{gone}/hls/master.m3u8"))),
         ),
-        ("PUT", s.client.put(url(&upload)).body(mp4_bytes(4096))),
+        ("PUT", s.client.put(url(&upload)).body(large.clone())),
         ("POST", s.client.post(url(&upload)).multipart(form)),
         (
             "tus creation",
@@ -63,7 +66,7 @@ async fn a_deleted_video_takes_no_bytes_and_serves_none(store: Store) {
             tus(s.client.patch(url(&resumable.location)))
                 .header("upload-offset", "0")
                 .header("content-type", "application/offset+octet-stream")
-                .body(mp4_bytes(4096)),
+                .body(large.clone()),
         ),
     ] {
         assert_gone(what, request).await;

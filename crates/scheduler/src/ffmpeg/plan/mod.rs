@@ -1,7 +1,7 @@
 use std::ffi::OsString;
 
-use super::MediaError;
 use super::probe::Probe;
+use super::{MediaError, Source};
 
 /// The working directory's layout: ffmpeg runs in it and is given these relative paths,
 /// so that no path ever needs escaping inside a `tee` or filter specification.
@@ -161,10 +161,12 @@ impl Plan {
         self.rungs.last().is_some_and(|r| r.copy)
     }
 
-    /// The one ffmpeg command that makes `playable.mp4` and every rendition: the source
-    /// is decoded once and split; the top rung is encoded (or copied) once and written
-    /// both as the MP4 (`faststart`) and as HLS through the `tee` muxer.
-    pub fn main_args(&self) -> Vec<OsString> {
+    /// The one ffmpeg command that makes `playable.mp4` and every rendition from the
+    /// upload, opened as `source` says: the source is decoded once and split; the top
+    /// rung is encoded (or copied) once and written both as the MP4 (`faststart`) and as
+    /// HLS through the `tee` muxer.
+    pub fn main_args(&self, source: &Source) -> Vec<OsString> {
+        let threads = source.threads.to_string();
         let mut args: Vec<String> = [
             "-nostdin",
             "-hide_banner",
@@ -174,11 +176,12 @@ impl Plan {
             "-progress",
             "pipe:1",
             "-nostats",
-            "-i",
-            files::ORIGINAL,
+            "-filter_complex_threads",
+            &threads,
         ]
         .map(String::from)
         .to_vec();
+        args.extend(source.input_args(files::ORIGINAL));
         let encoded: Vec<(usize, &Rung)> = self
             .rungs
             .iter()
@@ -231,6 +234,7 @@ impl Plan {
                     ["-map", "0:a:0", "-c:a", "aac", "-b:a", "128k", "-ac", "2"].map(String::from),
                 ),
             }
+            args.extend(["-threads".into(), threads.clone()]);
             let dir = format!("{}/{}", files::HLS, rung.name);
             let segments = format!("{dir}/seg_%03d.ts");
             let playlist = format!("{dir}/{}", files::MEDIA_PLAYLIST);
@@ -265,34 +269,56 @@ impl Plan {
         args.into_iter().map(OsString::from).collect()
     }
 
-    /// The ffmpeg command that makes the poster: a frame a tenth of the way in (at most
-    /// 10 s), found by a fast input seek, or a waveform picture for audio only.
-    pub fn poster_args(&self) -> Vec<OsString> {
-        let mut args: Vec<String> = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
-            .map(String::from)
-            .to_vec();
+    /// The ffmpeg command that makes the poster from the upload, opened as `source`
+    /// says: a frame a tenth of the way in (at most 10 s), found by a fast input seek,
+    /// or a waveform picture for audio only.
+    pub fn poster_args(&self, source: &Source) -> Vec<OsString> {
+        let threads = source.threads.to_string();
+        let mut args: Vec<String> = [
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-filter_complex_threads",
+            &threads,
+        ]
+        .map(String::from)
+        .to_vec();
         match self.poster_size {
-            Some((w, h)) => args.extend([
-                "-ss".into(),
-                format!("{:.3}", self.poster_at),
-                "-i".into(),
-                files::ORIGINAL.into(),
-                "-map".into(),
-                "0:v:0".into(),
-                "-vf".into(),
-                format!("scale={w}:{h},setsar=1"),
-            ]),
-            None => args.extend([
-                "-i".into(),
-                files::ORIGINAL.into(),
-                "-filter_complex".into(),
-                "[0:a:0]showwavespic=s=1280x720:colors=0x4f9cf7[p]".into(),
-                "-map".into(),
-                "[p]".into(),
-            ]),
+            Some((w, h)) => {
+                args.extend(["-ss".into(), format!("{:.3}", self.poster_at)]);
+                args.extend(source.input_args(files::ORIGINAL));
+                args.extend([
+                    "-map".into(),
+                    "0:v:0".into(),
+                    "-vf".into(),
+                    format!("scale={w}:{h},setsar=1"),
+                ]);
+            }
+            None => {
+                args.extend(source.input_args(files::ORIGINAL));
+                args.extend([
+                    "-filter_complex".into(),
+                    "[0:a:0]showwavespic=s=1280x720:colors=0x4f9cf7[p]".into(),
+                    "-map".into(),
+                    "[p]".into(),
+                ]);
+            }
         }
         args.extend(
-            ["-frames:v", "1", "-q:v", "3", "-update", "1", files::POSTER].map(String::from),
+            [
+                "-threads",
+                &threads,
+                "-frames:v",
+                "1",
+                "-q:v",
+                "3",
+                "-update",
+                "1",
+                files::POSTER,
+            ]
+            .map(String::from),
         );
         args.into_iter().map(OsString::from).collect()
     }

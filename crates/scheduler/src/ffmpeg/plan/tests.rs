@@ -21,6 +21,16 @@ fn probe(codec: &str, width: u32, height: u32, audio: Option<&str>) -> Probe {
     }
 }
 
+/// A WebM upload, with three threads per run.
+const SOURCE: Source = Source {
+    format: "matroska",
+    threads: 3,
+};
+
+fn strings(args: Vec<OsString>) -> Vec<String> {
+    args.into_iter().map(|a| a.into_string().unwrap()).collect()
+}
+
 fn names(plan: &Plan) -> Vec<&str> {
     plan.rungs.iter().map(|r| r.name.as_str()).collect()
 }
@@ -63,7 +73,7 @@ fn audio_only_gets_one_audio_rendition_and_a_waveform() {
     assert_eq!(names(&p), ["audio"]);
     assert_eq!(p.poster_size, None);
     let args: Vec<String> = p
-        .poster_args()
+        .poster_args(&SOURCE)
         .into_iter()
         .map(|a| a.into_string().unwrap())
         .collect();
@@ -81,7 +91,7 @@ fn nothing_to_play_is_refused() {
 fn the_top_rung_is_written_once_to_mp4_and_hls() {
     let p = Plan::new(&probe("vp9", 1280, 720, Some("opus"))).unwrap();
     let args: Vec<String> = p
-        .main_args()
+        .main_args(&SOURCE)
         .into_iter()
         .map(|a| a.into_string().unwrap())
         .collect();
@@ -95,4 +105,43 @@ fn the_top_rung_is_written_once_to_mp4_and_hls() {
     assert!(tee.contains("out/playable.mp4|[f=hls"), "{tee}");
     assert!(tee.ends_with("out/hls/720p/index.m3u8"), "{tee}");
     assert_eq!(args.iter().filter(|a| *a == "libx264").count(), 2);
+}
+
+#[test]
+fn every_command_opens_the_upload_as_its_container_from_local_files_only() {
+    let video = Plan::new(&probe("vp9", 1280, 720, Some("opus"))).unwrap();
+    let mut audio_only = probe("h264", 2, 2, Some("opus"));
+    audio_only.video = None;
+    let audio = Plan::new(&audio_only).unwrap();
+    for args in [
+        video.main_args(&SOURCE),
+        video.poster_args(&SOURCE),
+        audio.main_args(&SOURCE),
+        audio.poster_args(&SOURCE),
+    ] {
+        let args = strings(args);
+        let input = args.iter().position(|a| a == "-i").unwrap();
+        assert_eq!(args.iter().filter(|a| *a == "-i").count(), 1, "{args:?}");
+        assert_eq!(
+            args[input - 6..=input + 1],
+            [
+                "-threads",
+                "3",
+                "-f",
+                "matroska",
+                "-protocol_whitelist",
+                "file",
+                "-i",
+                "original"
+            ],
+            "{args:?}"
+        );
+        let outputs = args[input..].windows(2).filter(|w| w == &["-threads", "3"]);
+        assert!(outputs.count() >= 1, "encoders are bounded too: {args:?}");
+        let graph = args
+            .iter()
+            .position(|a| a == "-filter_complex_threads")
+            .unwrap();
+        assert_eq!(args[graph + 1], "3");
+    }
 }

@@ -93,11 +93,11 @@ async fn process(tasks: &Tasks, video: VideoId) -> Result<(), Failure> {
     let started = Instant::now();
     let work = stages::fetch(tasks, video, &original).await?;
     let dir = work.path();
-    let (probe, plan) = stages::plan(ffmpeg, dir, &original.etag).await?;
+    let planned = stages::plan(ffmpeg, dir, &original.etag).await?;
     let duration_ms =
-        stages::transcode(tasks, ffmpeg, video, dir, &probe, &plan, &original.etag).await?;
+        stages::transcode(tasks, ffmpeg, video, dir, &planned, &original.etag).await?;
     stages::publish(&tasks.storage, video, &original, dir).await?;
-    if record(tasks, video, &original, &probe, duration_ms).await? {
+    if record(tasks, video, &original, &planned.probe, duration_ms).await? {
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "the upload is ready"
@@ -107,11 +107,17 @@ async fn process(tasks: &Tasks, video: VideoId) -> Result<(), Failure> {
 }
 
 /// Decides whether the upload of `video` is to be processed now, and marks it
-/// processing: `None` when there is nothing to do (no video or upload, an upload handled
-/// already, or no ffmpeg, in which case the upload is marked ready as it came).
+/// processing: `None` when there is nothing to do (no video, in which case its files are
+/// removed; no upload; an upload handled already; or no ffmpeg, in which case the upload
+/// is marked ready as it came).
 async fn admit(tasks: &Tasks, video: VideoId) -> Result<Option<(&Ffmpeg, ObjectInfo)>, Failure> {
     let Some(state) = tasks.db.media_state(video).await? else {
-        tracing::info!("the video was deleted; nothing to process");
+        // Deleted (or never was): what is stored of it belongs to nobody.
+        let objects = tasks
+            .storage
+            .delete_video_files(video, tasks.clock.now_ms())
+            .await?;
+        tracing::info!(objects, "the video does not exist; its files are gone");
         return Ok(None);
     };
     let Some(original) = tasks.storage.head(&keys::original(video)).await? else {
@@ -179,7 +185,7 @@ async fn record(
     // Deleted while it was processed: what was just stored belongs to nobody.
     tasks
         .storage
-        .delete_prefix(&keys::video_prefix(video))
+        .delete_video_files(video, tasks.clock.now_ms())
         .await?;
     tracing::info!("the video was deleted while it was processed; its files are gone");
     Ok(false)

@@ -7,17 +7,18 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use reel_core::db::Db;
 use reel_core::ids::VideoId;
+use reel_core::sniff::{self, Container, SNIFF_LEN};
 use reel_core::storage::{self, ObjectInfo, Storage, keys};
 use tempfile::TempDir;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{Failure, Tasks};
-use crate::ffmpeg::Ffmpeg;
 use crate::ffmpeg::hls::{self, Variant};
 use crate::ffmpeg::plan::{Plan, files};
 use crate::ffmpeg::probe::Probe;
+use crate::ffmpeg::{Ffmpeg, MediaError, Source};
 
 /// Progress is written at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -54,24 +55,54 @@ pub(super) async fn fetch(
     Ok(work)
 }
 
-/// Plan: what ffprobe says of the upload, and what to make of it.
-pub(super) async fn plan(
-    ffmpeg: &Ffmpeg,
-    dir: &Path,
-    etag: &str,
-) -> Result<(Probe, Plan), Failure> {
+/// What the plan stage decided.
+pub(super) struct Planned {
+    /// How ffmpeg opens the upload.
+    pub source: Source,
+    /// What ffprobe said of it.
+    pub probe: Probe,
+    /// What to make of it.
+    pub plan: Plan,
+}
+
+/// Plan: the upload's container, what ffprobe says of the upload opened as that
+/// container, and what to make of it. The stream server refused what is no video, but
+/// the bytes are sniffed again here: what ffmpeg opens is never left to its guess.
+pub(super) async fn plan(ffmpeg: &Ffmpeg, dir: &Path, etag: &str) -> Result<Planned, Failure> {
     let unusable = |e| Failure::of_media(e, etag);
-    let probe = ffmpeg.probe(dir, files::ORIGINAL).await.map_err(unusable)?;
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    tokio::fs::File::open(dir.join(files::ORIGINAL))
+        .await?
+        .take(SNIFF_LEN as u64)
+        .read_to_end(&mut head)
+        .await?;
+    let Some(container) = sniff::detect(&head) else {
+        return Err(unusable(MediaError::Unusable(
+            "not a video: accepted containers are MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV \
+             and Ogg"
+                .into(),
+        )));
+    };
+    let source = ffmpeg.source(container);
+    let probe = ffmpeg
+        .probe(dir, files::ORIGINAL, &source)
+        .await
+        .map_err(unusable)?;
     let plan = Plan::new(&probe).map_err(unusable)?;
     for rung in &plan.rungs {
         tokio::fs::create_dir_all(dir.join(files::HLS).join(&rung.name)).await?;
     }
     tracing::info!(
+        container = source.format,
         remux = plan.remuxes(),
         rungs = ?plan.rungs.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
         "processing the upload"
     );
-    Ok((probe, plan))
+    Ok(Planned {
+        source,
+        probe,
+        plan,
+    })
 }
 
 /// Transcode: the playable MP4 and the HLS ladder (progress recorded as it goes), the
@@ -82,15 +113,20 @@ pub(super) async fn transcode(
     ffmpeg: &Ffmpeg,
     video: VideoId,
     dir: &Path,
-    probe: &Probe,
-    plan: &Plan,
+    planned: &Planned,
     etag: &str,
 ) -> Result<Option<i64>, Failure> {
     let unusable = |e| Failure::of_media(e, etag);
+    let Planned {
+        source,
+        probe,
+        plan,
+    } = planned;
     let (progress, watched) = watch::channel(0u8);
     let convert = async {
+        let args = plan.main_args(source);
         let done = ffmpeg
-            .run(dir, &plan.main_args(), probe.duration_ms, Some(&progress))
+            .run(dir, &args, probe.duration_ms, Some(&progress))
             .await;
         drop(progress);
         done
@@ -98,7 +134,7 @@ pub(super) async fn transcode(
     let (converted, ()) = tokio::join!(convert, write_progress(&tasks.db, video, watched));
     converted.map_err(unusable)?;
     ffmpeg
-        .run(dir, &plan.poster_args(), None, None)
+        .run(dir, &plan.poster_args(source), probe.duration_ms, None)
         .await
         .map_err(unusable)?;
     let master = master_playlist(ffmpeg, dir, plan).await?;
@@ -107,7 +143,7 @@ pub(super) async fn transcode(
         Some(d) => Some(d),
         // Some uploads (browser recordings) do not say how long they are; the MP4 does.
         None => ffmpeg
-            .probe(dir, files::PLAYABLE)
+            .probe(dir, files::PLAYABLE, &ffmpeg.source(Container::Mp4))
             .await
             .ok()
             .and_then(|p| p.duration_ms),
@@ -182,7 +218,7 @@ async fn master_playlist(ffmpeg: &Ffmpeg, dir: &Path, plan: &Plan) -> Result<Str
             Some((first, _)) => {
                 let segment = format!("{}/{}/{first}", files::HLS, rung.name);
                 ffmpeg
-                    .probe(dir, &segment)
+                    .probe(dir, &segment, &ffmpeg.source(Container::MpegTs))
                     .await
                     .ok()
                     .as_ref()
