@@ -12,6 +12,7 @@ use std::time::Duration;
 use reel_core::db::{TaskKind, TaskState};
 use reel_core::domain::VideoStatus;
 use reel_core::sniff::{self, Container, SNIFF_LEN};
+use reel_core::storage::keys;
 use reel_scheduler::ffmpeg::{Ffmpeg, FfmpegSettings};
 
 use crate::helpers::{Backend, ScratchDb, TestScheduler, clip, lavfi_inputs, new_video};
@@ -124,7 +125,9 @@ async fn ffmpeg_opens_uploads_as_their_container_from_files_only_and_learns_no_s
         .collect();
     assert!(names.contains(&"PATH"), "{text}");
     let shell_own = ["PATH", "PWD", "OLDPWD", "SHLVL", "_"];
-    let leaked: Vec<&&str> = names.iter().filter(|n| !shell_own.contains(n)).collect();
+    let mut leaked: Vec<&&str> = names.iter().filter(|n| !shell_own.contains(n)).collect();
+    leaked.sort();
+    leaked.dedup();
     assert!(
         leaked.is_empty(),
         "our environment reached ffmpeg: {leaked:?}"
@@ -209,15 +212,33 @@ async fn listener() -> (u16, Arc<AtomicUsize>) {
     (port, seen)
 }
 
+/// A playlist or a session description stored as an upload: ffmpeg left to guess would
+/// open it as such and follow what it names, another video's segments on this disk (a
+/// private video copied into the attacker's) or addresses on the network.
 #[tokio::test]
-async fn playlists_and_session_descriptions_never_take_ffmpeg_onto_the_network() {
+async fn playlists_and_session_descriptions_make_ffmpeg_open_nothing_else() {
     let (port, seen) = listener().await;
     let app = TestScheduler::start(|_| {}).await;
     assert!(app.scheduler.processes_uploads(), "real ffmpeg");
+    let victim = new_video(app.db()).await;
+    app.upload(victim, &tiny_mp4(app.data.path())).await;
+    app.scheduler.enqueue_process(victim).await.unwrap();
+    app.wait_for(TaskKind::ProcessVideo, victim, TaskState::Done)
+        .await;
+    let segment = app
+        .storage()
+        .list_prefix(&keys::hls_prefix(victim))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|o| o.key.ends_with(".ts"))
+        .expect("a segment of the victim's video")
+        .key;
+    // Processing works in a folder two levels below the store's root.
     let uploads = [
         format!(
-            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\n\
-             http://127.0.0.1:{port}/segment.ts\n#EXT-X-ENDLIST\n"
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\n../../{segment}\n\
+             #EXTINF:4.0,\nhttp://127.0.0.1:{port}/segment.ts\n#EXT-X-ENDLIST\n"
         ),
         format!(
             "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=cam\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
@@ -232,8 +253,17 @@ async fn playlists_and_session_descriptions_never_take_ffmpeg_onto_the_network()
         app.scheduler.enqueue_process(video).await.unwrap();
         app.wait_for(TaskKind::ProcessVideo, video, TaskState::Failed)
             .await;
-        let reason = app.db().video(video).await.unwrap().failure.unwrap();
+        let record = app.db().video(video).await.unwrap();
+        let reason = record.failure.unwrap();
         assert!(reason.starts_with("not a video"), "{reason}");
+        assert!(
+            app.storage()
+                .head(&keys::playable(video))
+                .await
+                .unwrap()
+                .is_none(),
+            "the upload became a video"
+        );
     }
     assert_eq!(
         seen.load(Ordering::SeqCst),
