@@ -1,3 +1,4 @@
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -52,6 +53,25 @@ impl Clock for ManualClock {
 /// The system clock as a shared handle.
 pub fn system() -> SharedClock {
     Arc::new(SystemClock)
+}
+
+/// Runs `job` at once, then every `period`, until `stop` resolves (between runs): the
+/// shape of every periodic upkeep. A run that overruns delays the next one rather than
+/// bunching runs up.
+pub async fn every<Job, Run>(period: Duration, stop: impl Future<Output = ()>, mut job: Job)
+where
+    Job: FnMut() -> Run,
+    Run: Future<Output = ()>,
+{
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = ticks.tick() => job().await,
+        }
+    }
 }
 
 /// `d` in whole milliseconds, as the clocks count them (saturating).

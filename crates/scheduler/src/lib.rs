@@ -33,6 +33,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+use reel_core::clock;
 use reel_core::db::{Db, DbError, DbOptions, TaskKind, TaskRecord};
 use reel_core::ids::VideoId;
 use reel_core::signing::SigningKey;
@@ -223,38 +224,22 @@ impl Scheduler {
             self.inner.wake.clone(),
         );
         let stop = CancellationToken::new();
-        let reconciling = async {
-            let mut every = tokio::time::interval(config.reconcile_every);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    _ = every.tick() => match self.reconcile().await {
-                        Ok(done) if done != Reconciled::default() => {
-                            tracing::info!(?done, "reconciled");
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "reconciliation failed; trying again later"),
-                    },
+        let reconciling = clock::every(config.reconcile_every, stop.cancelled(), || async {
+            match self.reconcile().await {
+                Ok(done) if done != Reconciled::default() => tracing::info!(?done, "reconciled"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reconciliation failed; trying again later"),
+            }
+        });
+        let sweeping = clock::every(config.sweep_every, stop.cancelled(), || async {
+            match self.sweep().await {
+                Ok(swept) if swept != Swept::default() => tracing::info!(?swept, "storage swept"),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the storage sweep failed; trying again later")
                 }
             }
-        };
-        let sweeping = async {
-            let mut every = tokio::time::interval(config.sweep_every);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    _ = every.tick() => match self.sweep().await {
-                        Ok(swept) if swept != Swept::default() => {
-                            tracing::info!(?swept, "storage swept");
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "the storage sweep failed; trying again later"),
-                    },
-                }
-            }
-        };
+        });
         let stopping = async {
             shutdown.await;
             stop.cancel();

@@ -40,7 +40,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderValue;
 use axum::routing::{get, head, post};
 use axum::serve::ListenerExt;
-use reel_core::clock::SharedClock;
+use reel_core::clock::{self, SharedClock};
 use reel_core::ids::VideoId;
 use reel_core::signing::SigningKey;
 use reel_core::storage::Storage;
@@ -139,19 +139,15 @@ impl StreamState {
     ) -> tokio::task::JoinHandle<()> {
         let state = self.clone();
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(state.inner.tus_sweep_every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tokio::pin!(shutdown);
-            loop {
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    _ = ticks.tick() => match tus::sweep::expired(&state).await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(removed = n, "expired resumable uploads removed"),
-                        Err(e) => tracing::warn!(error = %e, "sweeping resumable uploads failed"),
-                    },
+            let every = state.inner.tus_sweep_every;
+            clock::every(every, shutdown, || async {
+                match tus::sweep::expired(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "expired resumable uploads removed"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping resumable uploads failed"),
                 }
-            }
+            })
+            .await;
         })
     }
 }

@@ -8,6 +8,7 @@
 pub mod moto;
 
 use reel_core::db::{Db, DbOptions};
+use reel_core::storage::Storage;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Connection, Executor, Row};
 
@@ -167,6 +168,17 @@ pub fn redis_url() -> String {
         panic!("Redis must be running for this test at {shown} (or set REEL_TEST_REDIS_URL): {e}");
     }
     url
+}
+
+/// The keys stored under `prefix`, sorted: what a test expects to be left.
+pub async fn keys_under(storage: &Storage, prefix: &str) -> Vec<String> {
+    storage
+        .list_prefix(prefix)
+        .await
+        .expect("a listing")
+        .into_iter()
+        .map(|o| o.key)
+        .collect()
 }
 
 #[cfg(test)]

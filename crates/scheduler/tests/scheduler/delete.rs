@@ -40,16 +40,8 @@ async fn the_apis_deletions_remove_every_object_then_the_record() {
         .wait_for(TaskKind::DeleteVideo, video, TaskState::Done)
         .await;
     assert_eq!(task.attempts, 1);
-    let left: Vec<String> = app
-        .storage()
-        .list_prefix(&keys::video_prefix(video))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
     assert_eq!(
-        left,
+        app.keys_of(video).await,
         [keys::video_state(video)],
         "only the tombstone is left"
     );

@@ -14,7 +14,7 @@ use reel_core::signing::UploadGrant;
 use reel_core::storage::keys;
 use reqwest::StatusCode;
 
-use crate::helpers::{TestScheduler, clip, lavfi_inputs, new_video};
+use crate::helpers::{TestScheduler, new_video, tiny_clip};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_videos_bytes_stop_on_the_stream_server_within_seconds() {
@@ -39,10 +39,7 @@ async fn a_deleted_videos_bytes_stop_on_the_stream_server_within_seconds() {
         .sign(&app.key)
     };
     let upload = |video: VideoId| format!("{base}/upload/{video}?token={}", token(video));
-    let mut args = lavfi_inputs("320x240", 1);
-    args.extend(["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"].map(String::from));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let bytes = std::fs::read(clip(app.data.path(), "clip.mp4", &args)).unwrap();
+    let bytes = std::fs::read(tiny_clip(app.data.path(), "clip.mp4")).unwrap();
     let (gone, kept) = (new_video(app.db()).await, new_video(app.db()).await);
     for video in [gone, kept] {
         let r = http
@@ -113,15 +110,7 @@ async fn a_deleted_videos_bytes_stop_on_the_stream_server_within_seconds() {
     assert!(played.load(Ordering::SeqCst) > 0);
     app.wait_for(TaskKind::DeleteVideo, gone, TaskState::Done)
         .await;
-    let left: Vec<String> = app
-        .storage()
-        .list_prefix(&keys::video_prefix(gone))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    assert_eq!(left, [keys::video_state(gone)]);
+    assert_eq!(app.keys_of(gone).await, [keys::video_state(gone)]);
     drop(stop);
     server.await.unwrap().unwrap();
     app.stop().await;

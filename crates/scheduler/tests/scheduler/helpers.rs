@@ -170,6 +170,12 @@ impl TestScheduler {
         self.scheduler.storage()
     }
 
+    /// The keys stored under the video's folder, sorted.
+    pub async fn keys_of(&self, video: VideoId) -> Vec<String> {
+        let prefix = reel_core::storage::keys::video_prefix(video);
+        reel_testkit::keys_under(self.storage(), &prefix).await
+    }
+
     /// Where the local store keeps `key`.
     pub fn path_of(&self, key: &str) -> PathBuf {
         self.data.path().join("storage").join(key)
@@ -233,6 +239,26 @@ pub fn clip(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
         });
     assert!(status.success(), "ffmpeg could not make {name}");
     out
+}
+
+/// A one-second 320×240 H.264/AAC clip named `name` in `dir`.
+pub fn tiny_clip(dir: &Path, name: &str) -> PathBuf {
+    let mut args = lavfi_inputs("320x240", 1);
+    args.extend(
+        [
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    clip(dir, name, &args)
 }
 
 /// The test pattern and a tone, `seconds` long, at `size` (`WxH`).

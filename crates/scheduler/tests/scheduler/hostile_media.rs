@@ -15,27 +15,7 @@ use reel_core::sniff::{self, Container, SNIFF_LEN};
 use reel_core::storage::keys;
 use reel_scheduler::ffmpeg::{Ffmpeg, FfmpegSettings};
 
-use crate::helpers::{Backend, ScratchDb, TestScheduler, clip, lavfi_inputs, new_video};
-
-/// A tiny H.264/AAC MP4.
-fn tiny_mp4(dir: &Path) -> PathBuf {
-    let mut args = lavfi_inputs("320x240", 1);
-    args.extend(
-        [
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-        ]
-        .map(String::from),
-    );
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    clip(dir, "tiny.mp4", &args)
-}
+use crate::helpers::{Backend, ScratchDb, TestScheduler, clip, lavfi_inputs, new_video, tiny_clip};
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
@@ -76,7 +56,8 @@ async fn ffmpeg_opens_uploads_as_their_container_from_files_only_and_learns_no_s
     })
     .await;
     let video = new_video(app.db()).await;
-    app.upload(video, &tiny_mp4(app.data.path())).await;
+    app.upload(video, &tiny_clip(app.data.path(), "tiny.mp4"))
+        .await;
     app.scheduler.enqueue_process(video).await.unwrap();
     app.wait_for(TaskKind::ProcessVideo, video, TaskState::Done)
         .await;
@@ -167,7 +148,8 @@ async fn a_run_past_its_limit_is_killed_with_its_children_and_fails_for_good() {
     })
     .await;
     let video = new_video(app.db()).await;
-    app.upload(video, &tiny_mp4(app.data.path())).await;
+    app.upload(video, &tiny_clip(app.data.path(), "tiny.mp4"))
+        .await;
     app.scheduler.enqueue_process(video).await.unwrap();
     let task = app
         .wait_for(TaskKind::ProcessVideo, video, TaskState::Failed)
@@ -221,7 +203,8 @@ async fn playlists_and_session_descriptions_make_ffmpeg_open_nothing_else() {
     let app = TestScheduler::start(|_| {}).await;
     assert!(app.scheduler.processes_uploads(), "real ffmpeg");
     let victim = new_video(app.db()).await;
-    app.upload(victim, &tiny_mp4(app.data.path())).await;
+    app.upload(victim, &tiny_clip(app.data.path(), "tiny.mp4"))
+        .await;
     app.scheduler.enqueue_process(victim).await.unwrap();
     app.wait_for(TaskKind::ProcessVideo, victim, TaskState::Done)
         .await;

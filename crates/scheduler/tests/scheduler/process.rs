@@ -12,7 +12,8 @@ use reel_core::ids::VideoId;
 use reel_core::storage::keys;
 
 use crate::helpers::{
-    TestScheduler, clip, ffprobe, lavfi_inputs, mp4_boxes, new_video, stream, video_packets_md5,
+    TestScheduler, clip, ffprobe, lavfi_inputs, mp4_boxes, new_video, stream, tiny_clip,
+    video_packets_md5,
 };
 
 fn args(inputs: Vec<String>, rest: &[&str]) -> Vec<String> {
@@ -81,23 +82,6 @@ fn h264_mov(dir: &Path) -> PathBuf {
         ],
     );
     make(dir, "clip.mov", &a)
-}
-
-fn tiny_clip(dir: &Path, name: &str) -> PathBuf {
-    let a = args(
-        lavfi_inputs("320x240", 1),
-        &[
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-        ],
-    );
-    make(dir, name, &a)
 }
 
 /// Processes `file` as a new video's upload and waits for the task to settle.

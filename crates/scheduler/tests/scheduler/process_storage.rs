@@ -163,16 +163,8 @@ async fn on_s3_the_original_is_downloaded_and_the_outputs_uploaded() {
     app.db().delete_video(video, 1).await.unwrap();
     app.wait_for(TaskKind::DeleteVideo, video, TaskState::Done)
         .await;
-    let left: Vec<String> = app
-        .storage()
-        .list_prefix(&keys::video_prefix(video))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
     assert_eq!(
-        left,
+        app.keys_of(video).await,
         [keys::video_state(video)],
         "only the tombstone is left"
     );

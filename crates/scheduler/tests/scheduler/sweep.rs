@@ -26,19 +26,6 @@ enum Store {
     S3,
 }
 
-async fn keys_of(app: &TestScheduler, video: VideoId) -> Vec<String> {
-    let mut keys: Vec<String> = app
-        .storage()
-        .list_prefix(&keys::video_prefix(video))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
-    keys.sort();
-    keys
-}
-
 async fn put(app: &TestScheduler, key: &str) {
     app.storage()
         .put(key, Bytes::from_static(b"bytes"))
@@ -70,7 +57,7 @@ async fn files_of_videos_that_do_not_exist_go_and_tombstones_expire(store: Store
         put(&app, &keys::original(video)).await;
         put(&app, &keys::hls(video, "360p/seg_000.ts").unwrap()).await;
     }
-    let live_keys = keys_of(&app, live).await;
+    let live_keys = app.keys_of(live).await;
     // The API deletes the video; its deletion task runs; then an upload that raced the
     // deletion lands beside the tombstone.
     app.db()
@@ -92,9 +79,9 @@ async fn files_of_videos_that_do_not_exist_go_and_tombstones_expire(store: Store
             ..Swept::default()
         }
     );
-    assert_eq!(keys_of(&app, deleted).await, tombstone_only(deleted));
+    assert_eq!(app.keys_of(deleted).await, tombstone_only(deleted));
     assert_eq!(
-        keys_of(&app, orphan).await.len(),
+        app.keys_of(orphan).await.len(),
         2,
         "within its grace period"
     );
@@ -108,7 +95,7 @@ async fn files_of_videos_that_do_not_exist_go_and_tombstones_expire(store: Store
             ..Swept::default()
         }
     );
-    assert_eq!(keys_of(&app, orphan).await, tombstone_only(orphan));
+    assert_eq!(app.keys_of(orphan).await, tombstone_only(orphan));
     assert!(
         app.storage()
             .video_state(orphan)
@@ -128,8 +115,8 @@ async fn files_of_videos_that_do_not_exist_go_and_tombstones_expire(store: Store
             ..Swept::default()
         }
     );
-    assert!(keys_of(&app, deleted).await.is_empty());
-    assert_eq!(keys_of(&app, orphan).await, tombstone_only(orphan));
+    assert!(app.keys_of(deleted).await.is_empty());
+    assert_eq!(app.keys_of(orphan).await, tombstone_only(orphan));
 
     clock.advance(HOUR_MS + 60_000);
     assert_eq!(app.scheduler.sweep().await.unwrap().tombstones, 1);
@@ -141,7 +128,7 @@ async fn files_of_videos_that_do_not_exist_go_and_tombstones_expire(store: Store
         [live.to_string()]
     );
     assert_eq!(
-        keys_of(&app, live).await,
+        app.keys_of(live).await,
         live_keys,
         "live videos are untouched"
     );
@@ -169,7 +156,7 @@ async fn processing_a_video_that_does_not_exist_removes_what_is_stored_of_it() {
         .wait_for(TaskKind::ProcessVideo, video, TaskState::Done)
         .await;
     assert_eq!(task.attempts, 1);
-    assert_eq!(keys_of(&app, video).await, [keys::video_state(video)]);
+    assert_eq!(app.keys_of(video).await, [keys::video_state(video)]);
     app.stop().await;
 }
 

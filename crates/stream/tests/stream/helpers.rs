@@ -215,6 +215,17 @@ impl TestServer {
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
 
+    /// The keys stored under the video's folder, sorted.
+    pub async fn keys_of(&self, video: VideoId) -> Vec<String> {
+        let prefix = reel_core::storage::keys::video_prefix(video);
+        reel_testkit::keys_under(self.storage(), &prefix).await
+    }
+
+    /// The notes of the resumable uploads staged now.
+    pub async fn tus_notes(&self) -> Vec<String> {
+        reel_testkit::keys_under(self.storage(), reel_core::storage::keys::TUS_INDEX_PREFIX).await
+    }
+
     /// How many unfinished writes remain: staged files (`{key}#{n}`, beside their
     /// key) on disk, multipart uploads on S3.
     pub async fn temporaries(&self) -> usize {

@@ -242,14 +242,7 @@ async fn disguised_non_videos_are_refused_whole_or_in_pieces(store: Store) {
             .is_empty(),
         "nothing of them is kept"
     );
-    assert!(
-        s.storage()
-            .list_prefix(keys::TUS_INDEX_PREFIX)
-            .await
-            .unwrap()
-            .is_empty(),
-        "nor noted"
-    );
+    assert!(s.tus_notes().await.is_empty(), "nor noted");
 }
 
 both_stores!(

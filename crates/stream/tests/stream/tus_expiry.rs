@@ -71,14 +71,7 @@ async fn unfinished_uploads_expire_and_leave_nothing(store: Store) {
                 .is_empty()
         );
     }
-    assert!(
-        s.storage()
-            .list_prefix(keys::TUS_INDEX_PREFIX)
-            .await
-            .unwrap()
-            .is_empty(),
-        "no note is left"
-    );
+    assert!(s.tus_notes().await.is_empty(), "no note is left");
     if store == Store::S3 {
         assert_eq!(
             moto::multipart_uploads(&s.prefix).await,

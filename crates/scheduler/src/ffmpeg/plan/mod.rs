@@ -167,20 +167,8 @@ impl Plan {
     /// HLS through the `tee` muxer.
     pub fn main_args(&self, source: &Source) -> Vec<OsString> {
         let threads = source.threads.to_string();
-        let mut args: Vec<String> = [
-            "-nostdin",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-progress",
-            "pipe:1",
-            "-nostats",
-            "-filter_complex_threads",
-            &threads,
-        ]
-        .map(String::from)
-        .to_vec();
+        let mut args = preamble(&threads);
+        args.extend(["-progress", "pipe:1", "-nostats"].map(String::from));
         args.extend(source.input_args(files::ORIGINAL));
         let encoded: Vec<(usize, &Rung)> = self
             .rungs
@@ -274,17 +262,7 @@ impl Plan {
     /// or a waveform picture for audio only.
     pub fn poster_args(&self, source: &Source) -> Vec<OsString> {
         let threads = source.threads.to_string();
-        let mut args: Vec<String> = [
-            "-nostdin",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-filter_complex_threads",
-            &threads,
-        ]
-        .map(String::from)
-        .to_vec();
+        let mut args = preamble(&threads);
         match self.poster_size {
             Some((w, h)) => {
                 args.extend(["-ss".into(), format!("{:.3}", self.poster_at)]);
@@ -322,6 +300,22 @@ impl Plan {
         );
         args.into_iter().map(OsString::from).collect()
     }
+}
+
+/// What every ffmpeg command starts with: no stdin, errors only, overwrite, and
+/// `threads` for the filter graph.
+fn preamble(threads: &str) -> Vec<String> {
+    [
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-filter_complex_threads",
+        threads,
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// Splits the decoded source into one scaled, 8-bit 4:2:0 branch per encoded rung.
