@@ -11,6 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use reel_core::clock::SharedClock;
 use reel_core::db::{ClaimedTask, DbError, TaskKind};
 use tokio::sync::{Mutex, Notify, mpsc};
@@ -35,10 +36,15 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// The wait after failed attempt number `attempt` (counting from 1).
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(1).min(31);
-        self.first_backoff
-            .saturating_mul(1 << doublings)
-            .min(self.max_backoff)
+        // Past 31 doublings any wait is at its cap; stopping there bounds the walk.
+        let doublings = attempt.saturating_sub(1).min(31) as usize;
+        ExponentialBuilder::new()
+            .with_min_delay(self.first_backoff)
+            .with_max_delay(self.max_backoff)
+            .without_max_times()
+            .build()
+            .nth(doublings)
+            .unwrap_or(self.max_backoff)
     }
 }
 

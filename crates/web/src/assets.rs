@@ -138,7 +138,7 @@ impl Assets {
         if let Ok(value) = HeaderValue::from_str(&etag) {
             headers.insert(header::ETAG, value);
         }
-        if matches_etag(request, &etag) {
+        if reel_core::conditional::none_match(request, &etag) {
             return Some((StatusCode::NOT_MODIFIED, headers).into_response());
         }
         let body = match gzipped {
@@ -212,17 +212,6 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
             });
             (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
         })
-}
-
-/// Whether `If-None-Match` names this tag (or `*`).
-fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == etag)
 }
 
 #[cfg(test)]

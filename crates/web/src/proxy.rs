@@ -44,7 +44,7 @@ const HOP_BY_HOP: [HeaderName; 9] = [
 ];
 
 /// The proxy's shared parts.
-struct Proxy {
+pub(crate) struct Proxy {
     /// The HTTP/1.1 client, with its connection pool.
     client: Client<HttpConnector, Body>,
     /// Where `/api/*` goes.
@@ -62,16 +62,21 @@ enum Target {
     Stream,
 }
 
+impl Proxy {
+    pub(crate) fn new(config: &Config) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        connector.set_nodelay(true);
+        Self {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            api: config.api.clone(),
+            stream: config.stream.clone(),
+        }
+    }
+}
+
 /// The forwarding routes: `/api/{*path}`, `/videos/{*path}`, `/upload/{*path}`.
-pub fn proxy_router(config: &Config) -> Router {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(config.connect_timeout));
-    connector.set_nodelay(true);
-    let proxy = Arc::new(Proxy {
-        client: Client::builder(TokioExecutor::new()).build(connector),
-        api: config.api.clone(),
-        stream: config.stream.clone(),
-    });
+pub(crate) fn router(proxy: Arc<Proxy>) -> Router {
     let to = |target: Target| {
         any(
             move |State(proxy): State<Arc<Proxy>>, req: Request| async move {

@@ -16,7 +16,7 @@ use sqlx::{Connection, Executor, Row};
 use uuid::Uuid;
 
 use super::users::parse_id;
-use super::{Backend, Db, DbError};
+use super::{Db, DbError, DbKind};
 use crate::ids::VideoId;
 
 /// What a task does.
@@ -161,8 +161,8 @@ macro_rules! claimable {
 macro_rules! insert_or_ignore {
     ($backend:expr, $rest:literal) => {
         match $backend {
-            Backend::MySql => concat!("INSERT IGNORE INTO ", $rest),
-            Backend::Sqlite | Backend::Postgres => {
+            DbKind::MySql => concat!("INSERT IGNORE INTO ", $rest),
+            DbKind::Sqlite | DbKind::Postgres => {
                 concat!("INSERT INTO ", $rest, " ON CONFLICT DO NOTHING")
             }
         }
@@ -322,9 +322,9 @@ impl Db {
         let token = Uuid::new_v4();
         let limit = i64::from(limit);
         match self.backend() {
-            Backend::Sqlite | Backend::Postgres => {
+            DbKind::Sqlite | DbKind::Postgres => {
                 let query = match self.backend() {
-                    Backend::Postgres => concat!(
+                    DbKind::Postgres => concat!(
                         "UPDATE tasks SET state = 'running', lease_token = ?, lease_owner = ?, \
                          due_at = ?, attempts = attempts + 1, update_time = ? WHERE id IN (SELECT id ",
                         claimable!(),
@@ -350,7 +350,7 @@ impl Db {
                     .map(|r| claimed_from_row(r, token, lease_until_ms, false))
                     .collect()
             }
-            Backend::MySql => {
+            DbKind::MySql => {
                 // MariaDB has no `UPDATE … RETURNING` and cannot update a table it selects
                 // from in a subquery: lock the rows, then update them, in one transaction.
                 // READ COMMITTED keeps InnoDB from locking the gaps between index entries,
@@ -558,9 +558,9 @@ mod tests {
 
     #[test]
     fn duplicate_inserts_are_ignored_in_each_dialect() {
-        let mysql = insert_or_ignore!(Backend::MySql, "t (a) VALUES (?)");
+        let mysql = insert_or_ignore!(DbKind::MySql, "t (a) VALUES (?)");
         assert_eq!(mysql, "INSERT IGNORE INTO t (a) VALUES (?)");
-        let pg = insert_or_ignore!(Backend::Postgres, "t (a) VALUES (?)");
+        let pg = insert_or_ignore!(DbKind::Postgres, "t (a) VALUES (?)");
         assert_eq!(pg, "INSERT INTO t (a) VALUES (?) ON CONFLICT DO NOTHING");
     }
 }

@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reel_core::clock::ManualClock;
+use reel_core::config::SiteConfig;
 use reel_core::ids::{UserId, VideoId};
 use reel_core::secret::Secret;
 use reel_core::signing::{SigningKey, UploadGrant};
+use reel_core::site::Site;
 use reel_core::storage::{Storage, StorageOptions};
-use reel_stream::{Config, StreamState, UploadNotifier};
+use reel_stream::{Config, HttpIntake, LogOnly, StreamState, UploadNotifier};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -25,6 +27,12 @@ pub enum Backend {
     Local,
     /// A fresh prefix in the moto bucket.
     S3,
+}
+
+/// The harness of `reel_testkit::per_backend!`: each test sets up its own server or
+/// storage on the backend it is given.
+pub async fn on_backend(backend: Backend, test: impl AsyncFnOnce(Backend)) {
+    test(backend).await;
 }
 
 /// The bucket every S3 test uses, each under its own prefix.
@@ -123,6 +131,50 @@ pub fn storage_options(backend: Backend, dir: &TempDir) -> (StorageOptions, Stri
     (options, prefix)
 }
 
+/// What a test server is made of, kept to restart it.
+struct Parts {
+    config: Config,
+    storage_options: StorageOptions,
+    key: SigningKey,
+    clock: Arc<ManualClock>,
+    backend: Backend,
+    prefix: String,
+}
+
+impl Parts {
+    fn new(backend: Backend, tweak: impl FnOnce(&mut Config), dir: &TempDir) -> Self {
+        let (storage_options, prefix) = storage_options(backend, dir);
+        let mut config = Config {
+            notify_backoff: Duration::from_millis(10),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        Self {
+            config,
+            storage_options,
+            key: SigningKey::random(),
+            clock: Arc::new(ManualClock::new(T0)),
+            backend,
+            prefix,
+        }
+    }
+}
+
+/// The site of a test server: its key, clock and storage, over the data dir `dir`.
+fn site(
+    key: &SigningKey,
+    clock: &Arc<ManualClock>,
+    storage: &StorageOptions,
+    dir: &TempDir,
+) -> Site {
+    let mut config = SiteConfig::default();
+    config.db.data_dir = dir.path().to_owned();
+    config.signing_key = Some(key.clone());
+    Site::new(config)
+        .with_clock(clock.clone())
+        .with_storage(storage.clone())
+}
+
 /// A running stream server.
 pub struct TestServer {
     /// Its address.
@@ -135,6 +187,8 @@ pub struct TestServer {
     pub state: StreamState,
     /// The configuration it was built from, to restart it.
     pub config: Config,
+    /// Where its bytes live, to restart it on the same storage.
+    pub storage_options: StorageOptions,
     /// An HTTP client.
     pub client: reqwest::Client,
     /// Which backend.
@@ -160,27 +214,44 @@ impl TestServer {
         notifier: Option<Arc<dyn UploadNotifier>>,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (storage, prefix) = storage_options(backend, &dir);
-        let key = SigningKey::random();
-        let clock = Arc::new(ManualClock::new(T0));
-        let mut config = Config::new(dir.path(), key.clone());
-        config.storage = storage;
-        config.clock = clock.clone();
-        config.notify_backoff.first = Duration::from_millis(10);
-        tweak(&mut config);
-        Self::start(config, key, clock, backend, prefix, dir, notifier).await
+        let parts = Parts::new(backend, tweak, &dir);
+        Self::start(parts, dir, notifier).await
     }
 
-    async fn start(
+    /// A server that tells the scheduler at `url` about uploads, as `reel stream
+    /// --scheduler-url` does.
+    pub async fn spawn_telling(backend: Backend, url: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let parts = Parts::new(backend, |_| {}, &dir);
+        let intake = HttpIntake::new(url, parts.key.clone(), parts.clock.clone());
+        Self::start(parts, dir, Some(Arc::new(intake))).await
+    }
+
+    /// The state a test server is built from, as `config` and `notifier` say.
+    pub async fn state(
+        &self,
         config: Config,
-        key: SigningKey,
-        clock: Arc<ManualClock>,
-        backend: Backend,
-        prefix: String,
-        dir: TempDir,
         notifier: Option<Arc<dyn UploadNotifier>>,
-    ) -> Self {
-        let state = reel_stream::build_state(&config, notifier).await.unwrap();
+    ) -> StreamState {
+        let site = site(&self.key, &self.clock, &self.storage_options, &self.dir);
+        let notifier = notifier.unwrap_or_else(|| Arc::new(LogOnly));
+        StreamState::build(config, &site, notifier).await.unwrap()
+    }
+
+    async fn start(parts: Parts, dir: TempDir, notifier: Option<Arc<dyn UploadNotifier>>) -> Self {
+        let Parts {
+            config,
+            storage_options,
+            key,
+            clock,
+            backend,
+            prefix,
+        } = parts;
+        let site = site(&key, &clock, &storage_options, &dir);
+        let notifier = notifier.unwrap_or_else(|| Arc::new(LogOnly));
+        let state = StreamState::build(config.clone(), &site, notifier)
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -193,6 +264,7 @@ impl TestServer {
             clock,
             state,
             config,
+            storage_options,
             client: reqwest::Client::new(),
             backend,
             prefix,
@@ -206,15 +278,16 @@ impl TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let (config, key, clock, backend, prefix) = (
-            self.config.clone(),
-            self.key.clone(),
-            self.clock.clone(),
-            self.backend,
-            self.prefix.clone(),
-        );
+        let parts = Parts {
+            config: self.config.clone(),
+            storage_options: self.storage_options.clone(),
+            key: self.key.clone(),
+            clock: self.clock.clone(),
+            backend: self.backend,
+            prefix: self.prefix.clone(),
+        };
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        Self::start(config, key, clock, backend, prefix, dir, None).await
+        Self::start(parts, dir, None).await
     }
 
     /// The storage the server uses.

@@ -82,4 +82,13 @@ async fn over_the_limit_is_429_and_permits_come_back(backend: Backend) {
     assert_eq!(s.state.limiter().in_use(), 0);
 }
 
-both_backends!(over_the_limit_is_429_and_permits_come_back);
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Backend::Local,
+        s3 => crate::helpers::Backend::S3,
+    ],
+    crate::helpers::on_backend,
+    [
+        over_the_limit_is_429_and_permits_come_back,
+    ]
+);

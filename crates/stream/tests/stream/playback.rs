@@ -242,10 +242,17 @@ async fn unknown_and_malformed_ids(backend: Backend) {
     }
 }
 
-both_backends!(
-    ranges_of_every_form,
-    conditional_requests,
-    validators_survive_a_restart,
-    content_types_follow_the_container,
-    unknown_and_malformed_ids,
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Backend::Local,
+        s3 => crate::helpers::Backend::S3,
+    ],
+    crate::helpers::on_backend,
+    [
+        ranges_of_every_form,
+        conditional_requests,
+        validators_survive_a_restart,
+        content_types_follow_the_container,
+        unknown_and_malformed_ids,
+    ]
 );

@@ -230,9 +230,16 @@ async fn streams_are_chunked_not_buffered(backend: Backend) {
     assert!(first.len() < 4 * 1024 * 1024, "the body comes in chunks");
 }
 
-both_backends!(
-    objects_are_written_read_listed_and_deleted,
-    a_put_is_invisible_until_committed_and_gone_when_aborted,
-    resumable_uploads_survive_interruptions_anywhere,
-    streams_are_chunked_not_buffered,
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Backend::Local,
+        s3 => crate::helpers::Backend::S3,
+    ],
+    crate::helpers::on_backend,
+    [
+        objects_are_written_read_listed_and_deleted,
+        a_put_is_invisible_until_committed_and_gone_when_aborted,
+        resumable_uploads_survive_interruptions_anywhere,
+        streams_are_chunked_not_buffered,
+    ]
 );

@@ -308,9 +308,16 @@ async fn termination_and_non_videos_leave_nothing(backend: Backend) {
     assert_eq!(play(&s, v).await.0, StatusCode::NOT_FOUND);
 }
 
-both_backends!(
-    discovery_and_protocol_refusals,
-    an_upload_in_pieces_ends_byte_identical,
-    an_interrupted_upload_resumes_from_the_stored_offset,
-    termination_and_non_videos_leave_nothing,
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Backend::Local,
+        s3 => crate::helpers::Backend::S3,
+    ],
+    crate::helpers::on_backend,
+    [
+        discovery_and_protocol_refusals,
+        an_upload_in_pieces_ends_byte_identical,
+        an_interrupted_upload_resumes_from_the_stored_offset,
+        termination_and_non_videos_leave_nothing,
+    ]
 );

@@ -60,11 +60,15 @@ async fn recording_upstream() -> (SocketAddr, Log) {
 
 /// `reel web` in front of these upstreams.
 async fn spawn_web(api: SocketAddr, stream: SocketAddr) -> SocketAddr {
-    let config =
-        reel_web::Config::new(&format!("http://{api}"), &format!("http://{stream}/")).unwrap();
+    let config = reel_web::Config {
+        api: reel_web::Upstream::parse(&format!("http://{api}")).unwrap(),
+        stream: reel_web::Upstream::parse(&format!("http://{stream}/")).unwrap(),
+        ..reel_web::Config::default()
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(reel_web::serve(listener, config, std::future::pending()));
+    let state = reel_web::WebState::build(config);
+    tokio::spawn(reel_web::serve(listener, state, std::future::pending()));
     addr
 }
 
