@@ -1,7 +1,7 @@
 #![forbid(unsafe_code)]
-//! The API service: users, sessions, videos and comments over JSON (DESIGN.md §2).
+//! The API service: users, sessions, videos and comments over JSON (docs/architecture.md).
 //!
-//! `router` gives the routes at the seed's root paths; `reel api` serves them as they
+//! `router` gives the routes at the first design's root paths; `reel api` serves them as they
 //! are and `reel serve` nests them under `/api`.
 
 /// What the API needs to run.
@@ -34,7 +34,7 @@ use axum::routing::get;
 pub use config::Config;
 pub use state::ApiState;
 
-/// The API's routes at the seed's paths, with `/openapi.json`, JSON 404/405 answers
+/// The API's routes at the first design's paths, with `/openapi.json`, JSON 404/405 answers
 /// and the 64 KiB body limit.
 pub fn router(state: ApiState) -> Router {
     let (router, api) = routes::router().split_for_parts();

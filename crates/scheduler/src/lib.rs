@@ -1,5 +1,5 @@
 #![forbid(unsafe_code)]
-//! reel's scheduler (DESIGN.md §6): the seed's third service. An HTTP intake accepts
+//! reel's scheduler (docs/architecture.md): the third service. An HTTP intake accepts
 //! tasks that cannot finish within a request and stores them before answering; a timer
 //! wakes a dispatcher that claims due tasks as leases and hands them through a bounded
 //! channel to executors. Tasks: delete a deleted video's files, and make every upload

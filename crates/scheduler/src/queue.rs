@@ -61,10 +61,9 @@ pub trait TaskQueue: Send + Sync + 'static {
 const ADOPT_PER_ROUND: u32 = 256;
 
 /// The `tasks` table. Each claim first turns the deletion records the API wrote
-/// (`video_del_rec`) into deletion tasks, as the seed's dispatcher read them.
+/// (`video_del_rec`) into deletion tasks, as the first design's dispatcher read them.
 #[derive(Clone, Debug)]
 pub struct DbQueue {
-    /// The database.
     db: Db,
 }
 

@@ -49,7 +49,6 @@ pub use notifier::{HttpIntake, LogOnly, NotifyError, UploadNotifier};
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct StreamState {
-    /// The shared parts.
     inner: Arc<Inner>,
 }
 
@@ -57,7 +56,6 @@ pub struct StreamState {
 struct Inner {
     /// Where videos live.
     storage: Storage,
-    /// The connection limiter.
     limiter: limiter::Limiter,
     /// Verifies upload tokens.
     signing_key: SigningKey,
@@ -74,7 +72,6 @@ struct Inner {
 }
 
 impl StreamState {
-    /// The storage handle.
     pub fn storage(&self) -> &Storage {
         &self.inner.storage
     }

@@ -31,11 +31,9 @@ pub trait UploadNotifier: Send + Sync + 'static {
 /// The scheduler's HTTP intake: `POST {base}/tasks/process/{vid}`, signed with the
 /// service key.
 pub struct HttpIntake {
-    /// The HTTP client.
     client: reqwest::Client,
     /// The scheduler's base URL, without a trailing slash.
     base_url: String,
-    /// The service key.
     key: SigningKey,
     /// The clock the signature's expiry is based on.
     clock: SharedClock,

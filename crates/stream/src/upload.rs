@@ -1,4 +1,4 @@
-//! Plain uploads: `POST /upload/{vid}` (multipart, field `file`, as the seed's page sent
+//! Plain uploads: `POST /upload/{vid}` (multipart, field `file`, as the first design's page sent
 //! it) and `PUT /upload/{vid}` (the raw body). The body streams through an
 //! [`UploadGate`] (size limit and container sniffing) into a temporary object that
 //! becomes `videos/{vid}/original` only when complete.
@@ -32,10 +32,7 @@ const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 pub enum UploadError {
     /// The body passed the size limit.
     #[error("upload larger than {limit} bytes")]
-    TooLarge {
-        /// The limit.
-        limit: u64,
-    },
+    TooLarge { limit: u64 },
     /// The first bytes are not a video container.
     #[error("not a video")]
     NotVideo,
@@ -57,7 +54,6 @@ impl From<UploadError> for StreamError {
 /// The answer to a finished upload.
 #[derive(Debug, Serialize)]
 struct Uploaded {
-    /// The video.
     video_id: VideoId,
     /// Bytes stored.
     size: u64,

@@ -79,7 +79,6 @@ fn server(backend: DbKind) -> Option<(&'static str, &'static str, &'static str)>
 pub struct ScratchDb {
     /// Its server, which says how to drop it.
     backend: DbKind,
-    /// Its URL.
     url: String,
     /// Keeps the SQLite file's directory alive; `None` on a server, whose database
     /// `Drop` removes instead.
@@ -116,7 +115,6 @@ impl ScratchDb {
         }
     }
 
-    /// Its URL.
     pub fn url(&self) -> &str {
         &self.url
     }

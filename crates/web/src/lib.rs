@@ -1,5 +1,5 @@
 #![forbid(unsafe_code)]
-//! reel's web front end (DESIGN.md §7): pages rendered from templates compiled into the
+//! reel's web front end (docs/architecture.md): pages rendered from templates compiled into the
 //! binary, and plain JavaScript modules (embedded too) that call the API from the
 //! browser. The service touches nothing but HTTP: it holds no database and no sessions.
 //!

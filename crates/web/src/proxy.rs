@@ -5,8 +5,9 @@
 //! Bodies stream both ways through hyper: an upload goes on to the stream server as it
 //! arrives, a video plays back as the stream server sends it, and neither is ever held
 //! whole in memory. Where to connect comes from [`Config`] only: the request's URI
-//! authority, `Host` header, path and body are never used to pick a host (the seed's
-//! proxy took the URL from the request body, which let anyone reach any host).
+//! authority, `Host` header, path and body are never used to pick a host (the first
+//! design's proxy took the URL from the request body, which let anyone reach any host;
+//! see "Compatibility with the first design" in docs/architecture.md).
 //!
 //! The client's `Host` header is kept, because the API's CSRF check compares it with
 //! the `Origin` of cookie-authenticated writes; `X-Forwarded-For` (the peer appended

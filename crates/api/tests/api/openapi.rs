@@ -9,7 +9,7 @@ reel_testkit::per_backend!(
     [every_route_is_documented_and_served]
 );
 
-/// Every operation of DESIGN.md §2, with a path that reaches its handler.
+/// Every operation of the API, with a path that reaches its handler.
 const OPERATIONS: &[(&str, &str, &str)] = &[
     ("post", "/user", "/user"),
     ("post", "/user/{username}", "/user/alice"),

@@ -173,7 +173,7 @@ async fn login_checks_the_password(app: &TestApp) {
         "wrong_credentials",
     )
     .await;
-    // The seed's clients may leave the name out of the body.
+    // The first design's clients may leave the name out of the body.
     let res = app
         .request(Method::POST, "/user/alice")
         .json(&json!({"pwd": PASSWORD}))

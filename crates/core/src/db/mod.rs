@@ -34,7 +34,7 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 pub enum DbKind {
     /// Embedded SQLite (`sqlite:`), the single-machine default.
     Sqlite,
-    /// MySQL or MariaDB (`mysql:` / `mariadb:`), the seed's database.
+    /// MySQL or MariaDB (`mysql:` / `mariadb:`), the first design's database.
     MySql,
     /// PostgreSQL (`postgres:` / `postgresql:`).
     Postgres,

@@ -497,7 +497,7 @@ impl Db {
         Ok(n)
     }
 
-    /// Records that the files of `video` must go (the seed's `video_del_rec`);
+    /// Records that the files of `video` must go (`video_del_rec`, see docs/architecture.md);
     /// recording it twice is harmless.
     pub async fn add_deletion_record(&self, video: VideoId, now_ms: i64) -> Result<(), DbError> {
         sqlx::query(self.sql(insert_or_ignore!(

@@ -1,4 +1,4 @@
-//! The seed's "important point": sessions live in a cache in front of the database,
+//! The first design's "important point" (docs/architecture.md): sessions live in a cache in front of the database,
 //! written through on create, renew and delete; a lookup tries the cache, then the
 //! database; the cache is warmed from the database at start; expired sessions are
 //! refused and purged by a periodic sweep.

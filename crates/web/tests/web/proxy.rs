@@ -352,7 +352,7 @@ async fn no_request_can_send_the_proxy_to_another_host() {
     .await;
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     // A path that looks like a network-path reference, and a body and headers that
-    // name a URL (the seed's proxy took its target from the body).
+    // name a URL (the first design's proxy took its target from the body).
     let res = client()
         .post(format!("http://{web}/api//{elsewhere}/x"))
         .header("x-forwarded-host", elsewhere.to_string())
