@@ -1,5 +1,5 @@
-//! The static files (CSS, page scripts, icons, vendored hls.js), compiled into the
-//! binary so that one file is all there is to deploy.
+//! The static files (CSS, page scripts, icons, vendored hls.js and tus-js-client),
+//! compiled into the binary so that one file is all there is to deploy.
 //!
 //! They are served under `/static/{version}/{path}`, where `version` is a hash of all
 //! of them: pages always link the current version, which browsers may keep forever
@@ -44,6 +44,9 @@ static FILES: &[(&str, &[u8])] = embedded![
     "vendor/hls.js/LICENSE",
     "vendor/hls.js/README.md",
     "vendor/hls.js/hls.min.mjs",
+    "vendor/tus-js-client/LICENSE",
+    "vendor/tus-js-client/README.md",
+    "vendor/tus-js-client/tus.min.js",
 ];
 
 /// How long browsers may keep a file of the current version: a year, the usual
