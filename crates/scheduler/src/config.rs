@@ -68,7 +68,9 @@ pub struct Config {
     pub ffmpeg: PathBuf,
     #[arg(long, env = "REEL_FFPROBE", default_value = "ffprobe")]
     pub ffprobe: PathBuf,
-    /// Where processing keeps its working files [default: the system's temp dir]
+    /// Where processing keeps its working files (a download of the upload and what is
+    /// made of it) when storage is S3; on local disk they live beside the store
+    /// [default: the system's temp dir]
     #[arg(long, env = "REEL_WORK_DIR")]
     pub work_dir: Option<PathBuf>,
     /// This scheduler's name in its task leases, for operators; unique among the

@@ -2,7 +2,8 @@
 //! the task list for operators.
 //!
 //! - `POST /tasks/process/{vid}`: process this upload (the stream server, after each one)
-//! - `POST /video-delete-record/{vid}`: delete this deleted video's files (the first design's path)
+//! - `POST /video-delete-record/{vid}`: delete this deleted video's files (the first
+//!   design's path)
 //! - `GET /tasks?state=pending|running|done|failed&limit=N`: the latest tasks
 //! - `GET /healthz`, `GET /readyz`: unauthenticated probes
 //!

@@ -14,6 +14,8 @@ pub mod auth;
 pub mod config;
 /// Errors and their HTTP answers.
 pub mod error;
+/// The size limit and container sniffing every upload streams through.
+pub mod gate;
 /// The connection limiter.
 pub mod limiter;
 /// The scheduler notice: notifier interface, HTTP intake, durable outbox.
@@ -26,7 +28,7 @@ pub mod range;
 pub mod sniff;
 /// tus 1.0 resumable uploads.
 pub mod tus;
-/// Plain uploads and the size/sniff gate every upload streams through.
+/// Plain uploads.
 pub mod upload;
 
 use std::future::Future;
@@ -67,8 +69,6 @@ struct Inner {
     outbox: notifier::Outbox,
     /// Serialises requests to one resumable upload.
     tus_locks: tus::UploadLocks,
-    /// Sniffed container types by entity tag.
-    content_types: playback::TypeCache,
 }
 
 impl StreamState {
@@ -101,10 +101,6 @@ impl StreamState {
     pub(crate) fn tus_locks(&self) -> &tus::UploadLocks {
         &self.inner.tus_locks
     }
-
-    pub(crate) fn content_types(&self) -> &playback::TypeCache {
-        &self.inner.content_types
-    }
 }
 
 impl StreamState {
@@ -133,7 +129,6 @@ impl StreamState {
                 max_upload_bytes: config.max_upload_bytes,
                 outbox,
                 tus_locks: tus::UploadLocks::default(),
-                content_types: playback::TypeCache::default(),
             }),
         })
     }

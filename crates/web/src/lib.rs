@@ -1,7 +1,8 @@
 #![forbid(unsafe_code)]
-//! reel's web front end (docs/architecture.md): pages rendered from templates compiled into the
-//! binary, and plain JavaScript modules (embedded too) that call the API from the
-//! browser. The service touches nothing but HTTP: it holds no database and no sessions.
+//! reel's web front end (docs/architecture.md): pages rendered from templates compiled
+//! into the binary, and plain JavaScript modules (embedded too) that call the API from
+//! the browser. The service touches nothing but HTTP: it holds no database and no
+//! sessions.
 //!
 //! Routes of [`router`]: `/`, `/login`, `/register`, `/u/{name}`, `/watch/{name}/{vid}`
 //! and `/static/{version}/{*path}`; [`not_found_page`] is the fallback for whatever

@@ -1,7 +1,7 @@
-//! The first design's "important point" (docs/architecture.md): sessions live in a cache in front of the database,
-//! written through on create, renew and delete; a lookup tries the cache, then the
-//! database; the cache is warmed from the database at start; expired sessions are
-//! refused and purged by a periodic sweep.
+//! The first design's "important point" (docs/architecture.md): sessions live in a
+//! cache in front of the database, written through on create, renew and delete; a
+//! lookup tries the cache, then the database; the cache is warmed from the database at
+//! start; expired sessions are refused and purged by a periodic sweep.
 //!
 //! One node uses an in-process cache (moka). Several nodes share Redis, so a log-in or
 //! log-out made on one is seen by all at once; they then keep no local copy at all.

@@ -10,7 +10,7 @@ use reel_core::db::{Db, NewVideo, TaskKind, TaskRecord, TaskState};
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::{SigningKey, service};
 use reel_core::site::Site;
-use reel_core::storage::Storage;
+use reel_core::storage::{Storage, StorageOptions};
 use reel_scheduler::{Config, SchedulerState};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -98,12 +98,35 @@ impl TestScheduler {
         run_tasks: bool,
         tweak: impl FnOnce(&mut Config),
     ) -> Self {
+        Self::launch(scratch, data, run_tasks, None, tweak).await
+    }
+
+    /// Starts a scheduler whose videos live in `storage` (an S3 store, say).
+    pub async fn start_on_storage(
+        scratch: ScratchDb,
+        data: tempfile::TempDir,
+        storage: StorageOptions,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::launch(scratch, data, true, Some(storage), tweak).await
+    }
+
+    async fn launch(
+        scratch: ScratchDb,
+        data: tempfile::TempDir,
+        run_tasks: bool,
+        storage: Option<StorageOptions>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let key = SigningKey::random();
         let mut config = Config::default();
         quick(&mut config);
         config.work_dir = Some(data.path().to_owned());
         tweak(&mut config);
-        let site = Site::new(site_config(&scratch, &data, &key));
+        let mut site = Site::new(site_config(&scratch, &data, &key));
+        if let Some(storage) = storage {
+            site = site.with_storage(storage);
+        }
         let scheduler = SchedulerState::build(config, &site)
             .await
             .expect("scheduler");

@@ -1,28 +1,27 @@
 //! Test harness: a stream server on 127.0.0.1:0 over a fresh temp dir or a fresh prefix
 //! of a real S3-compatible server (moto, started once per test binary).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::TryStreamExt;
 use reel_core::clock::ManualClock;
 use reel_core::config::SiteConfig;
 use reel_core::ids::{UserId, VideoId};
-use reel_core::secret::Secret;
 use reel_core::signing::{SigningKey, UploadGrant};
 use reel_core::site::Site;
 use reel_core::storage::{Storage, StorageOptions};
 use reel_stream::{Config, HttpIntake, LogOnly, StreamState, UploadNotifier};
+use reel_testkit::moto;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Where a test's bytes live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub enum Store {
     /// A temp dir.
     Local,
     /// A fresh prefix in the moto bucket.
@@ -30,105 +29,49 @@ pub enum Backend {
 }
 
 /// The harness of `reel_testkit::per_backend!`: each test sets up its own server or
-/// storage on the backend it is given.
-pub async fn on_backend(backend: Backend, test: impl AsyncFnOnce(Backend)) {
-    test(backend).await;
+/// storage on the store it is given.
+pub async fn on_store(store: Store, test: impl AsyncFnOnce(Store)) {
+    test(store).await;
 }
-
-/// The bucket every S3 test uses, each under its own prefix.
-pub const BUCKET: &str = "reel-test";
 /// The clock's start: far from zero so expiry arithmetic is realistic.
 pub const T0: i64 = 1_750_000_000_000;
 
-/// The moto server shared by the test binary; it exits when this process does, because
-/// its launcher waits on a stdin pipe that closes with us.
-pub struct Moto {
-    /// The launcher process.
-    _child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub endpoint: String,
-}
-
-/// Starts moto once. Fails (never skips) when it is not installed.
-pub fn moto() -> &'static Moto {
-    static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| {
-        let python = std::env::var("REEL_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        // Moto's output goes to a log file, never to a pipe nobody reads: a full pipe
-        // would block the server mid-test.
-        let log_path = std::env::temp_dir().join(format!("reel-moto-{}.log", std::process::id()));
-        let log = std::fs::File::create(&log_path).expect("moto log file");
-        let launcher = "import os, sys\n\
-            from moto.server import ThreadedMotoServer\n\
-            s = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)\n\
-            s.start()\n\
-            print(s.get_host_and_port()[1], flush=True)\n\
-            os.dup2(2, 1)\n\
-            sys.stdin.read()\n\
-            s.stop()\n";
-        let mut child = Command::new(&python)
-            .args(["-c", launcher])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("S3 tests need {python} with moto: pip install 'moto[server]' ({e})")
-            });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("moto launcher output");
-        let port: u16 = line.trim().parse().unwrap_or_else(|_| {
-            let err = std::fs::read_to_string(&log_path).unwrap_or_default();
-            panic!("S3 tests need moto: pip install 'moto[server]' (moto said: {err})")
-        });
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let created = std::thread::spawn({
-            let url = format!("{endpoint}/{BUCKET}");
-            move || {
-                let rt = tokio::runtime::Runtime::new().unwrap();
-                rt.block_on(async { reqwest::Client::new().put(url).send().await })
-            }
-        })
-        .join()
-        .unwrap()
-        .expect("create the test bucket");
-        assert!(
-            created.status().is_success(),
-            "bucket: {}",
-            created.status()
-        );
-        Moto {
-            _child: child,
-            endpoint,
+/// Storage options for `store` under `dir` (local) or a fresh prefix (S3).
+pub fn storage_options(store: Store, dir: &TempDir) -> (StorageOptions, String) {
+    match store {
+        Store::Local => {
+            let options = StorageOptions {
+                data_dir: dir.path().to_owned(),
+                ..StorageOptions::default()
+            };
+            (options, String::new())
         }
-    })
-}
-
-/// In-progress multipart uploads in the test bucket under `prefix` (moto answers
-/// unsigned requests).
-pub async fn s3_multipart_uploads(prefix: &str) -> usize {
-    let url = format!("{}/{BUCKET}?uploads&prefix={prefix}", moto().endpoint);
-    let xml = reqwest::get(url).await.unwrap().text().await.unwrap();
-    xml.matches("<Upload>").count()
-}
-
-/// Storage options for `backend` under `dir` (local) or a fresh prefix (S3).
-pub fn storage_options(backend: Backend, dir: &TempDir) -> (StorageOptions, String) {
-    let mut options = StorageOptions {
-        data_dir: dir.path().to_owned(),
-        ..StorageOptions::default()
-    };
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
-    if backend == Backend::S3 {
-        options.url = Some(format!("s3://{BUCKET}/{prefix}"));
-        options.s3_endpoint = Some(moto().endpoint.clone());
-        options.s3_region = Some("us-east-1".into());
-        options.s3_access_key_id = Some("testing".into());
-        options.s3_secret_access_key = Some(Secret::new("testing".into()));
+        Store::S3 => moto::s3_storage(dir.path()),
     }
-    (options, prefix)
+}
+
+/// A store of the kind `store`, alone, in a fresh temp dir (kept alive by the caller).
+pub async fn open_storage(store: Store) -> (Storage, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (options, _) = storage_options(store, &dir);
+    (Storage::open(&options).await.unwrap(), dir)
+}
+
+/// Bytes `range` of the object `key`, read whole.
+pub async fn read(storage: &Storage, key: &str, range: std::ops::Range<u64>) -> Vec<u8> {
+    let parts: Vec<Bytes> = storage
+        .read_range(key, range)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    parts.concat()
+}
+
+/// `len` bytes of a pattern that `seed` varies.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(7) ^ seed).collect()
 }
 
 /// What a test server is made of, kept to restart it.
@@ -137,13 +80,13 @@ struct Parts {
     storage_options: StorageOptions,
     key: SigningKey,
     clock: Arc<ManualClock>,
-    backend: Backend,
+    store: Store,
     prefix: String,
 }
 
 impl Parts {
-    fn new(backend: Backend, tweak: impl FnOnce(&mut Config), dir: &TempDir) -> Self {
-        let (storage_options, prefix) = storage_options(backend, dir);
+    fn new(store: Store, tweak: impl FnOnce(&mut Config), dir: &TempDir) -> Self {
+        let (storage_options, prefix) = storage_options(store, dir);
         let mut config = Config {
             notify_backoff: Duration::from_millis(10),
             ..Config::default()
@@ -154,7 +97,7 @@ impl Parts {
             storage_options,
             key: SigningKey::random(),
             clock: Arc::new(ManualClock::new(T0)),
-            backend,
+            store,
             prefix,
         }
     }
@@ -191,8 +134,8 @@ pub struct TestServer {
     pub storage_options: StorageOptions,
     /// An HTTP client.
     pub client: reqwest::Client,
-    /// Which backend.
-    pub backend: Backend,
+    /// Which store.
+    pub store: Store,
     /// The S3 prefix of this test.
     pub prefix: String,
     /// Stops the server when sent or dropped.
@@ -203,26 +146,26 @@ pub struct TestServer {
 
 impl TestServer {
     /// A server with the default configuration but small limits tweaked by `tweak`.
-    pub async fn spawn(backend: Backend) -> Self {
-        Self::spawn_with(backend, |_| {}, None).await
+    pub async fn spawn(store: Store) -> Self {
+        Self::spawn_with(store, |_| {}, None).await
     }
 
     /// A server whose configuration `tweak` adjusts, with an optional notifier.
     pub async fn spawn_with(
-        backend: Backend,
+        store: Store,
         tweak: impl FnOnce(&mut Config),
         notifier: Option<Arc<dyn UploadNotifier>>,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let parts = Parts::new(backend, tweak, &dir);
+        let parts = Parts::new(store, tweak, &dir);
         Self::start(parts, dir, notifier).await
     }
 
     /// A server that tells the scheduler at `url` about uploads, as `reel stream
     /// --scheduler-url` does.
-    pub async fn spawn_telling(backend: Backend, url: &str) -> Self {
+    pub async fn spawn_telling(store: Store, url: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let parts = Parts::new(backend, |_| {}, &dir);
+        let parts = Parts::new(store, |_| {}, &dir);
         let intake = HttpIntake::new(url, parts.key.clone(), parts.clock.clone());
         Self::start(parts, dir, Some(Arc::new(intake))).await
     }
@@ -244,7 +187,7 @@ impl TestServer {
             storage_options,
             key,
             clock,
-            backend,
+            store,
             prefix,
         } = parts;
         let site = site(&key, &clock, &storage_options, &dir);
@@ -266,7 +209,7 @@ impl TestServer {
             config,
             storage_options,
             client: reqwest::Client::new(),
-            backend,
+            store,
             prefix,
             shutdown: Some(tx),
             dir,
@@ -283,7 +226,7 @@ impl TestServer {
             storage_options: self.storage_options.clone(),
             key: self.key.clone(),
             clock: self.clock.clone(),
-            backend: self.backend,
+            store: self.store,
             prefix: self.prefix.clone(),
         };
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
@@ -332,13 +275,16 @@ impl TestServer {
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
 
-    /// Whether hidden temporaries of plain uploads remain.
+    /// How many unfinished writes remain: staged files (`{key}#{n}`, beside their
+    /// key) on disk, multipart uploads on S3.
     pub async fn temporaries(&self) -> usize {
-        match self.backend {
-            Backend::Local => std::fs::read_dir(self.dir.path().join("storage/.tmp"))
-                .map(|d| d.count())
-                .unwrap_or(0),
-            Backend::S3 => s3_multipart_uploads(&self.prefix).await,
+        match self.store {
+            Store::Local => walkdir::WalkDir::new(self.dir.path().join("storage"))
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().contains('#'))
+                .count(),
+            Store::S3 => moto::multipart_uploads(&self.prefix).await,
         }
     }
 

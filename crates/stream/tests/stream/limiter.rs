@@ -8,10 +8,10 @@ use reel_core::storage::keys;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Backend, TestServer, mp4_bytes, raw_send, read_head};
+use crate::helpers::{Store, TestServer, mp4_bytes, raw_send, read_head};
 
-async fn over_the_limit_is_429_and_permits_come_back(backend: Backend) {
-    let s = TestServer::spawn_with(backend, |c| c.max_connections = 2, None).await;
+async fn over_the_limit_is_429_and_permits_come_back(store: Store) {
+    let s = TestServer::spawn_with(store, |c| c.max_connections = 2, None).await;
     let v = VideoId::random();
     // Larger than loopback socket buffers, so a client that does not read keeps the
     // body streaming.
@@ -84,10 +84,10 @@ async fn over_the_limit_is_429_and_permits_come_back(backend: Backend) {
 
 reel_testkit::per_backend!(
     [
-        local => crate::helpers::Backend::Local,
-        s3 => crate::helpers::Backend::S3,
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
     ],
-    crate::helpers::on_backend,
+    crate::helpers::on_store,
     [
         over_the_limit_is_429_and_permits_come_back,
     ]

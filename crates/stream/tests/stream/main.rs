@@ -1,11 +1,12 @@
 //! Integration tests of the stream server, each storage-touching one run against both
-//! backends (`reel_testkit::per_backend!`): a temp dir and a real S3-compatible server
+//! stores (`reel_testkit::per_backend!`): a temp dir and a real S3-compatible server
 //! (moto) on loopback.
 
 mod helpers;
 mod limiter;
 mod notifier;
 mod playback;
+mod staging;
 mod storage;
 mod tus;
 mod upload;

@@ -8,7 +8,7 @@ use reel_core::ids::VideoId;
 use reel_core::signing::service;
 use reel_core::storage::keys;
 
-use crate::helpers::{Backend, T0, TestServer, mp4_bytes};
+use crate::helpers::{Store, T0, TestServer, mp4_bytes};
 
 /// What the fake scheduler saw.
 #[derive(Default)]
@@ -52,9 +52,9 @@ async fn fake_scheduler(failures: usize) -> (Arc<Intake>, String) {
     (intake, url)
 }
 
-async fn the_scheduler_is_told_with_retries(backend: Backend) {
+async fn the_scheduler_is_told_with_retries(store: Store) {
     let (intake, url) = fake_scheduler(2).await;
-    let s = TestServer::spawn_telling(backend, &url).await;
+    let s = TestServer::spawn_telling(store, &url).await;
     *intake.key.lock().unwrap() = Some(s.key.clone());
     let v = VideoId::random();
     s.put_video(v, mp4_bytes(10_000)).await;
@@ -79,9 +79,9 @@ async fn the_scheduler_is_told_with_retries(backend: Backend) {
     .await;
 }
 
-async fn undelivered_notices_survive_a_restart(backend: Backend) {
+async fn undelivered_notices_survive_a_restart(store: Store) {
     let (intake, url) = fake_scheduler(usize::MAX).await;
-    let s = TestServer::spawn_telling(backend, &url).await;
+    let s = TestServer::spawn_telling(store, &url).await;
     *intake.key.lock().unwrap() = Some(s.key.clone());
     let v = VideoId::random();
     s.put_video(v, mp4_bytes(10_000)).await;
@@ -132,10 +132,10 @@ async fn undelivered_notices_survive_a_restart(backend: Backend) {
 
 reel_testkit::per_backend!(
     [
-        local => crate::helpers::Backend::Local,
-        s3 => crate::helpers::Backend::S3,
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
     ],
-    crate::helpers::on_backend,
+    crate::helpers::on_store,
     [
         the_scheduler_is_told_with_retries,
         undelivered_notices_survive_a_restart,

@@ -8,7 +8,7 @@ use reel_core::storage::keys;
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{Backend, TestServer, mp4_bytes, raw_send};
+use crate::helpers::{Store, TestServer, mp4_bytes, raw_send};
 
 /// A tus session of one upload.
 struct Tus<'a> {
@@ -97,8 +97,8 @@ async fn play(s: &TestServer, v: VideoId) -> (StatusCode, Vec<u8>) {
     (r.status(), r.bytes().await.unwrap().to_vec())
 }
 
-async fn discovery_and_protocol_refusals(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn discovery_and_protocol_refusals(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     let r = s
         .client
@@ -202,8 +202,8 @@ async fn discovery_and_protocol_refusals(backend: Backend) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
-async fn an_upload_in_pieces_ends_byte_identical(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn an_upload_in_pieces_ends_byte_identical(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     let data = mp4_bytes(1_000_003);
     let tus = Tus::create(&s, v, data.len()).await;
@@ -236,8 +236,8 @@ async fn an_upload_in_pieces_ends_byte_identical(backend: Backend) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "the staging is gone");
 }
 
-async fn an_interrupted_upload_resumes_from_the_stored_offset(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn an_interrupted_upload_resumes_from_the_stored_offset(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     // Past two S3 parts, so that breaks fall inside a part, across one, and in the tail.
     let data = mp4_bytes(18 * 1024 * 1024 + 333);
@@ -265,8 +265,8 @@ async fn an_interrupted_upload_resumes_from_the_stored_offset(backend: Backend) 
     assert!(body == data, "byte-identical after resuming");
 }
 
-async fn termination_and_non_videos_leave_nothing(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn termination_and_non_videos_leave_nothing(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     let tus = Tus::create(&s, v, 100_000).await;
     assert_eq!(
@@ -310,10 +310,10 @@ async fn termination_and_non_videos_leave_nothing(backend: Backend) {
 
 reel_testkit::per_backend!(
     [
-        local => crate::helpers::Backend::Local,
-        s3 => crate::helpers::Backend::S3,
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
     ],
-    crate::helpers::on_backend,
+    crate::helpers::on_store,
     [
         discovery_and_protocol_refusals,
         an_upload_in_pieces_ends_byte_identical,

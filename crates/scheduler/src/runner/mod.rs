@@ -1,6 +1,7 @@
-//! The runner, in the first design's shape (docs/architecture.md, "The task queue"): a timer wakes a dispatcher, which claims a batch of
-//! due tasks and sends them through a bounded channel to a fixed pool of executors,
-//! which run them under a renewed lease, settle them in the queue and report back.
+//! The runner, in the first design's shape (docs/architecture.md, "The task queue"): a
+//! timer wakes a dispatcher, which claims a batch of due tasks and sends them through a
+//! bounded channel to a fixed pool of executors, which run them under a renewed lease,
+//! settle them in the queue and report back.
 //!
 //! The dispatcher is one loop, so two claim rounds never overlap. It claims only as many
 //! tasks as there are idle executors, so no lease ages in the channel; it claims again
@@ -20,10 +21,10 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::queue::TaskQueue;
+use worker::Worker;
 
-mod executor;
-
-use executor::Worker;
+/// The executors: each runs one task at a time under a renewed lease and settles it.
+mod worker;
 
 /// When failed attempts are retried, and how often.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +73,7 @@ pub struct RunnerSettings {
 
 /// How one run of a task ended, as the executor sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum TaskOutcome {
     /// Finished; nothing more to do.
     Done,
     /// Failed in a way that may pass (storage or database trouble): try again later.
@@ -84,10 +85,10 @@ pub enum Outcome {
 /// The work behind each kind of task.
 pub trait Execute: Send + Sync + 'static {
     /// Runs one task. Dropping the future stops it (the lease was lost, or shutdown).
-    fn execute(&self, task: &ClaimedTask) -> impl Future<Output = Outcome> + Send;
+    fn execute(&self, task: &ClaimedTask) -> impl Future<Output = TaskOutcome> + Send;
 
     /// Told when a task stays failed after its last attempt ran out (not when the
-    /// executor itself answered [`Outcome::Fail`]), so that it can record why.
+    /// executor itself answered [`TaskOutcome::Fail`]), so that it can record why.
     fn gave_up(&self, task: &ClaimedTask, reason: &str) -> impl Future<Output = ()> + Send;
 }
 

@@ -6,7 +6,7 @@ use super::probe::Probe;
 /// The working directory's layout: ffmpeg runs in it and is given these relative paths,
 /// so that no path ever needs escaping inside a `tee` or filter specification.
 pub mod files {
-    /// The upload, as downloaded.
+    /// The upload: a link to the stored file on local disk, a download from S3.
     pub const ORIGINAL: &str = "original";
     /// Everything to store, laid out as under `videos/{vid}/`.
     pub const OUT: &str = "out";
@@ -317,5 +317,6 @@ fn filter_graph(encoded: &[(usize, &Rung)]) -> String {
     graph
 }
 
+/// The plan's decisions for the kinds of upload that matter.
 #[cfg(test)]
 mod tests;

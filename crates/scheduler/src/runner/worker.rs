@@ -1,5 +1,5 @@
-//! The executors: each takes tasks from the dispatcher's channel, runs them under a
-//! renewed lease, settles them in the queue and reports back.
+//! One executor of the runner: takes tasks from the channel until it closes, runs each
+//! under a lease it renews, settles it in the queue and reports back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,13 +11,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{Execute, Outcome, Report, RunnerSettings, Settled, duration_ms};
+use super::{Execute, Report, RunnerSettings, Settled, TaskOutcome, duration_ms};
 use crate::queue::TaskQueue;
 
 /// How supervising a run ended.
 enum Run {
     /// The executor answered.
-    Finished(Outcome),
+    Finished(TaskOutcome),
     /// The lease was lost or could not be renewed in time: the work was stopped.
     LeaseLost,
     /// Shutdown's grace ran out: the work was stopped.
@@ -91,22 +91,24 @@ impl<Q: TaskQueue, E: Execute> Worker<Q, E> {
             self.give_up(task, reason).await
         } else {
             match self.supervise(task).await {
-                Run::Finished(Outcome::Done) => {
+                Run::Finished(TaskOutcome::Done) => {
                     let now = self.clock.now_ms();
                     self.record(self.queue.complete(task, now).await, Settled::Done)
                 }
-                Run::Finished(Outcome::Retry(reason)) if task.attempts >= retry.max_attempts => {
+                Run::Finished(TaskOutcome::Retry(reason))
+                    if task.attempts >= retry.max_attempts =>
+                {
                     let reason = format!("gave up after {} attempts: {reason}", task.attempts);
                     self.give_up(task, reason).await
                 }
-                Run::Finished(Outcome::Retry(reason)) => {
+                Run::Finished(TaskOutcome::Retry(reason)) => {
                     let now = self.clock.now_ms();
                     let due = now + duration_ms(retry.backoff(task.attempts));
                     tracing::warn!(error = %reason, retry_in_ms = due - now, "task failed; will retry");
                     let written = self.queue.retry(task, due, &reason, now).await;
                     self.record(written, Settled::Retrying(due))
                 }
-                Run::Finished(Outcome::Fail(reason)) => {
+                Run::Finished(TaskOutcome::Fail(reason)) => {
                     let now = self.clock.now_ms();
                     let written = self.queue.fail(task, &reason, now).await;
                     self.record(written, Settled::Failed(reason))
