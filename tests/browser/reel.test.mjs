@@ -390,7 +390,7 @@ describe('uploads in other formats', () => {
   });
 
   for (const { file } of formats) {
-    test(`${file}: processed, plays and seeks as MP4 and HLS, with a poster; deleting leaves nothing`, async () => {
+    test(`${file}: processed, plays and seeks as MP4 and HLS, with a poster; once deleted it answers 410 and leaves only its tombstone`, async () => {
       const title = file.replace(/\.\w+$/, '');
       await p.goto(`/u/${owner.name}`);
       await p.getByLabel('Video file').setInputFiles(join(work, file));

@@ -13,19 +13,19 @@ use reel_core::db::{Db, NewVideo, TaskState};
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::SigningKey;
 use reel_core::storage::{Storage, StorageOptions, keys};
-use reel_testkit::{Backend, ScratchDb};
+use reel_testkit::{DbKind, ScratchDb};
 use serde_json::Value;
 
 const TASKS: usize = 500;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_schedulers_on_postgres_share_the_work_and_survive_a_kill() {
-    cluster(Backend::Postgres).await;
+    cluster(DbKind::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_schedulers_on_mariadb_share_the_work_and_survive_a_kill() {
-    cluster(Backend::MySql).await;
+    cluster(DbKind::MySql).await;
 }
 
 /// A `reel scheduler` process and the JSON lines it logged.
@@ -170,7 +170,7 @@ async fn count(db: &Db, state: TaskState) -> usize {
     db.tasks(Some(state), 1000).await.unwrap().len()
 }
 
-async fn cluster(backend: Backend) {
+async fn cluster(backend: DbKind) {
     let scratch = ScratchDb::new(backend).await;
     let url = scratch.url();
     let db = scratch.connect().await;
@@ -187,8 +187,10 @@ async fn cluster(backend: Backend) {
     db.create_user(user, "cluster", "not a real hash", 1)
         .await
         .unwrap();
+    let mut videos = Vec::new();
     for i in 0..TASKS {
         let video = VideoId::random();
+        videos.push(video);
         db.create_video(&NewVideo {
             id: video,
             author_id: user,
@@ -261,9 +263,12 @@ async fn cluster(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    assert!(
-        storage.list_prefix("videos/").await.unwrap().is_empty(),
-        "every file is deleted"
+    let mut tombstones: Vec<String> = videos.iter().map(|v| keys::video_state(*v)).collect();
+    tombstones.sort();
+    assert_eq!(
+        reel_testkit::keys_under(&storage, keys::VIDEOS_PREFIX).await,
+        tombstones,
+        "every file is deleted but the videos' tombstones"
     );
     assert!(db.pending_deletions(10).await.unwrap().is_empty());
     let tasks = db.tasks(Some(TaskState::Done), 1000).await.unwrap();

@@ -150,6 +150,98 @@ async fn bad_options_are_clear_errors() {
     }
 }
 
+#[tokio::test]
+async fn what_must_outlive_upload_tokens_is_raised_to_their_ttl() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let reel = Reel::start(
+        &["serve", "--data-dir", dir, "--upload-token-ttl", "48h"],
+        &[],
+    );
+    for option in ["--keep-tombstones-for", "--tus-expire-after"] {
+        reel.wait_for_log(&format!(r#""option":"{option}""#));
+    }
+    assert!(
+        reel.log_text().contains("raised to it"),
+        "{}",
+        reel.log_text()
+    );
+
+    let reel = Reel::start(&["serve", "--data-dir", dir], &[]);
+    reel.wait_for_log("reel is serving");
+    assert!(
+        !reel.log_text().contains("raised to it"),
+        "{}",
+        reel.log_text()
+    );
+}
+
+/// `reel serve` runs the stream server's upkeep as `reel stream` does: a resumable upload
+/// left unfinished is removed, staged bytes and note alike.
+#[tokio::test]
+async fn unfinished_resumable_uploads_expire_under_reel_serve() {
+    let data = tempfile::tempdir().unwrap();
+    let reel = Reel::start(
+        &[
+            "serve",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "--upload-token-ttl",
+            "2s",
+            "--tus-expire-after",
+            "2s",
+            "--tus-sweep-every",
+            "100ms",
+        ],
+        &[],
+    );
+    let mut api = ApiClient::new(format!("{}/api", reel.base));
+    api.sign_in("alice", PASSWORD, false).await;
+    let (status, video) = api
+        .call(
+            Method::POST,
+            "/user/alice/videos",
+            Some(json!({"name": "unfinished"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (path, query) = video["upload_url"]
+        .as_str()
+        .unwrap()
+        .split_once('?')
+        .unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}{path}/tus?{query}", reel.base))
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", "1000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let staged = data.path().join("storage/tus");
+    assert!(!files_under(&staged).is_empty(), "the upload is staged");
+
+    reel.wait_for_log("an unfinished resumable upload expired");
+    assert_eq!(files_under(&staged), Vec::<std::path::PathBuf>::new());
+}
+
+/// The files below `dir`, at any depth.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .flat_map(|path| {
+            if path.is_dir() {
+                files_under(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
 /// Creates a video named `name` for the signed-in `api` user alice and uploads `clip`
 /// to it; returns its id and upload URL (path and query).
 async fn upload_video(reel: &Reel, api: &ApiClient, name: &str, clip: &[u8]) -> (String, String) {

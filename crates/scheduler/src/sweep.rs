@@ -19,7 +19,7 @@ use reel_core::clock::{millis, unix_ms};
 use reel_core::ids::VideoId;
 use reel_core::storage::{StorageError, keys};
 
-use crate::Scheduler;
+use crate::SchedulerState;
 use crate::error::SchedulerError;
 
 /// What one pass removed.
@@ -34,7 +34,7 @@ pub struct Swept {
 }
 
 /// One pass over every video folder in storage.
-pub async fn pass(scheduler: &Scheduler) -> Result<Swept, SchedulerError> {
+pub async fn pass(scheduler: &SchedulerState) -> Result<Swept, SchedulerError> {
     let folders = scheduler
         .storage()
         .list_folders(keys::VIDEOS_PREFIX)
@@ -53,7 +53,7 @@ pub async fn pass(scheduler: &Scheduler) -> Result<Swept, SchedulerError> {
 
 /// Sweeps the folder of `video`, which does not exist.
 async fn examine(
-    scheduler: &Scheduler,
+    scheduler: &SchedulerState,
     video: VideoId,
     swept: &mut Swept,
 ) -> Result<(), SchedulerError> {

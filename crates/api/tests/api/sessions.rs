@@ -1,15 +1,18 @@
 use reel_core::ids::SessionId;
 use reqwest::{Method, StatusCode};
 
-use crate::backend_tests;
 use crate::helpers::{TestApp, assert_error};
 
-backend_tests!(
-    sessions_expire_after_the_ttl,
-    active_sessions_are_renewed_without_a_write_per_request,
-    the_sweep_purges_expired_sessions,
-    a_cache_miss_falls_back_to_the_database,
-    a_new_node_warms_its_cache_from_the_database,
+reel_testkit::per_backend!(
+    databases,
+    crate::helpers::with_app,
+    [
+        sessions_expire_after_the_ttl,
+        active_sessions_are_renewed_without_a_write_per_request,
+        the_sweep_purges_expired_sessions,
+        a_cache_miss_falls_back_to_the_database,
+        a_new_node_warms_its_cache_from_the_database
+    ]
 );
 
 const MINUTE: i64 = 60_000;
@@ -27,7 +30,7 @@ async fn stored_expiry(app: &TestApp, sid: &str) -> Option<i64> {
         .session(&SessionId::parse(sid).unwrap())
         .await
         .ok()
-        .map(|s| s.expires_ms)
+        .map(|s| s.expires_at_ms)
 }
 
 async fn sessions_expire_after_the_ttl(app: &TestApp) {
@@ -92,18 +95,12 @@ async fn a_new_node_warms_its_cache_from_the_database(app: &TestApp) {
     let sid = app.signup("alice").await;
     let id = SessionId::parse(&sid).unwrap();
     // A second node on the same database, started after the log-in.
-    let config = app.state.config().clone();
-    let node = reel_api::ApiState::with_db(config, app.db().clone(), app.clock.clone())
-        .await
-        .unwrap();
+    let node = app.another_node().await;
     // With the row gone, only a warmed cache can still know the session.
     app.db().delete_session(&id).await.unwrap();
     let found = node.sessions().lookup(&id).await.unwrap();
     assert_eq!(found.map(|s| s.user_name), Some("alice".to_owned()));
     // A node started now finds nothing to warm.
-    let config = app.state.config().clone();
-    let late = reel_api::ApiState::with_db(config, app.db().clone(), app.clock.clone())
-        .await
-        .unwrap();
+    let late = app.another_node().await;
     assert!(late.sessions().lookup(&id).await.unwrap().is_none());
 }

@@ -11,17 +11,21 @@ use reel_core::clock::{Clock, SystemClock};
 use reel_core::db::{TaskKind, TaskState};
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::UploadGrant;
+use reel_core::site::Site;
 use reel_core::storage::keys;
+use reel_stream::{Config as StreamConfig, LogOnly, StreamState};
 use reqwest::StatusCode;
 
-use crate::helpers::{TestScheduler, new_video, tiny_clip};
+use crate::helpers::{TestScheduler, new_video, site_config, tiny_clip};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_videos_bytes_stop_on_the_stream_server_within_seconds() {
     // The default tick, so that the figure printed is what a site sees.
     let app = TestScheduler::start(|c| c.tick = Duration::from_secs(1)).await;
-    let config = reel_stream::Config::new(app.data.path(), app.key.clone());
-    let state = reel_stream::build_state(&config, None).await.unwrap();
+    let site = Site::new(site_config(&app.scratch, &app.data, &app.key));
+    let state = StreamState::build(StreamConfig::default(), &site, Arc::new(LogOnly))
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -15,7 +15,7 @@ use reel_core::sniff::{self, Container, SNIFF_LEN};
 use reel_core::storage::keys;
 use reel_scheduler::ffmpeg::{Ffmpeg, FfmpegSettings};
 
-use crate::helpers::{Backend, ScratchDb, TestScheduler, clip, lavfi_inputs, new_video, tiny_clip};
+use crate::helpers::{DbKind, ScratchDb, TestScheduler, clip, lavfi_inputs, new_video, tiny_clip};
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(name);
@@ -49,10 +49,10 @@ async fn ffmpeg_opens_uploads_as_their_container_from_files_only_and_learns_no_s
     let log = data.path().join("runs.log");
     let ffmpeg = recording(data.path(), "ffmpeg", &log);
     let ffprobe = recording(data.path(), "ffprobe", &log);
-    let app = TestScheduler::start_on(ScratchDb::new(Backend::Sqlite).await, data, true, |c| {
+    let app = TestScheduler::start_on(ScratchDb::new(DbKind::Sqlite).await, data, true, |c| {
         c.ffmpeg = ffmpeg;
         c.ffprobe = ffprobe;
-        c.ffmpeg_threads = 2;
+        c.ffmpeg_threads = Some(2);
     })
     .await;
     let video = new_video(app.db()).await;
@@ -113,10 +113,7 @@ async fn ffmpeg_opens_uploads_as_their_container_from_files_only_and_learns_no_s
         leaked.is_empty(),
         "our environment reached ffmpeg: {leaked:?}"
     );
-    for secret in [
-        app.key.to_base64(),
-        app.scheduler.config().database_url.clone(),
-    ] {
+    for secret in [app.key.to_base64(), app.scratch.url().to_owned()] {
         assert!(!text.contains(&secret), "a secret reached ffmpeg: {text}");
     }
     app.stop().await;
@@ -141,7 +138,7 @@ async fn a_run_past_its_limit_is_killed_with_its_children_and_fails_for_good() {
             pids = pids.display()
         ),
     );
-    let app = TestScheduler::start_on(ScratchDb::new(Backend::Sqlite).await, data, true, |c| {
+    let app = TestScheduler::start_on(ScratchDb::new(DbKind::Sqlite).await, data, true, |c| {
         c.ffmpeg = ffmpeg;
         c.ffprobe = ffprobe;
         c.ffmpeg_max_runtime = Duration::from_secs(2);

@@ -295,7 +295,7 @@ async fn progress_is_readable_while_processing_runs() {
         "printf 'out_time_us=500000\\nprogress=continue\\n'; sleep 2",
     );
     let app = TestScheduler::start_on(
-        crate::helpers::ScratchDb::new(crate::helpers::Backend::Sqlite).await,
+        crate::helpers::ScratchDb::new(crate::helpers::DbKind::Sqlite).await,
         data,
         true,
         |c| c.ffmpeg = ffmpeg,
@@ -330,7 +330,7 @@ async fn a_crashing_ffmpeg_is_retried_then_the_video_shows_why_it_failed() {
     // Killed by a signal every time: a failure that might pass, so it is retried.
     let ffmpeg = wrapper(data.path(), "kill -9 $$");
     let app = TestScheduler::start_on(
-        crate::helpers::ScratchDb::new(crate::helpers::Backend::Sqlite).await,
+        crate::helpers::ScratchDb::new(crate::helpers::DbKind::Sqlite).await,
         data,
         true,
         |c| c.ffmpeg = ffmpeg,
@@ -370,12 +370,12 @@ async fn ffmpeg_jobs_are_limited() {
         ),
     );
     let app = TestScheduler::start_on(
-        crate::helpers::ScratchDb::new(crate::helpers::Backend::Sqlite).await,
+        crate::helpers::ScratchDb::new(crate::helpers::DbKind::Sqlite).await,
         data,
         true,
         |c| {
             c.ffmpeg = ffmpeg;
-            c.ffmpeg_jobs = 1;
+            c.ffmpeg_jobs = Some(1);
             c.concurrency = 3;
         },
     )

@@ -11,11 +11,12 @@ use bytes::Bytes;
 use reel_core::clock::{Clock, ManualClock, SystemClock};
 use reel_core::db::{Db, TaskKind, TaskState};
 use reel_core::ids::VideoId;
+use reel_core::site::Site;
 use reel_core::storage::keys;
 use reel_scheduler::Swept;
 use reel_testkit::moto;
 
-use crate::helpers::{Backend, ScratchDb, TestScheduler, new_video};
+use crate::helpers::{DbKind, ScratchDb, TestScheduler, new_video};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -24,6 +25,10 @@ const HOUR_MS: i64 = 3_600_000;
 enum Store {
     Local,
     S3,
+}
+
+async fn on_store(store: Store, test: impl AsyncFnOnce(Store)) {
+    test(store).await;
 }
 
 async fn put(app: &TestScheduler, key: &str) {
@@ -37,15 +42,18 @@ async fn files_of_videos_that_do_not_exist_go_and_tombstones_expire(store: Store
     let clock = Arc::new(ManualClock::new(SystemClock.now_ms()));
     let data = tempfile::tempdir().unwrap();
     let s3 = matches!(store, Store::S3).then(|| moto::s3_storage(data.path()).0);
-    let scratch = ScratchDb::new(Backend::Sqlite).await;
+    let scratch = ScratchDb::new(DbKind::Sqlite).await;
+    let site = |site: Site| {
+        let site = site.with_clock(clock.clone());
+        match s3 {
+            Some(s3) => site.with_storage(s3),
+            None => site,
+        }
+    };
     // No runner: the sweep runs when the test says.
-    let app = TestScheduler::start_on(scratch, data, false, |c| {
-        c.clock = clock.clone();
+    let app = TestScheduler::start_on_site(scratch, data, false, site, |c| {
         c.orphan_grace = Duration::from_secs(3600);
         c.keep_tombstones_for = Duration::from_secs(6 * 3600);
-        if let Some(s3) = s3 {
-            c.storage = s3;
-        }
     })
     .await;
     let (live, deleted, orphan) = (
@@ -135,15 +143,14 @@ async fn files_of_videos_that_do_not_exist_go_and_tombstones_expire(store: Store
     assert_eq!(app.scheduler.sweep().await.unwrap(), Swept::default());
 }
 
-#[tokio::test]
-async fn on_local_disk_the_sweep_removes_what_belongs_to_no_video() {
-    files_of_videos_that_do_not_exist_go_and_tombstones_expire(Store::Local).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_s3_the_sweep_removes_what_belongs_to_no_video() {
-    files_of_videos_that_do_not_exist_go_and_tombstones_expire(Store::S3).await;
-}
+reel_testkit::per_backend!(
+    [
+        local => crate::sweep::Store::Local,
+        s3 => crate::sweep::Store::S3,
+    ],
+    crate::sweep::on_store,
+    [files_of_videos_that_do_not_exist_go_and_tombstones_expire]
+);
 
 #[tokio::test]
 async fn processing_a_video_that_does_not_exist_removes_what_is_stored_of_it() {
@@ -178,4 +185,8 @@ async fn existing_videos_are_told_apart_in_batches(db: &Db) {
     assert!(db.existing_videos(&ids[1..2]).await.unwrap().is_empty());
 }
 
-crate::db_tests!(existing_videos_are_told_apart_in_batches);
+reel_testkit::per_backend!(
+    databases,
+    reel_testkit::with_db,
+    [existing_videos_are_told_apart_in_batches]
+);

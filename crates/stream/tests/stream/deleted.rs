@@ -145,8 +145,15 @@ async fn a_resumable_upload_finished_after_its_video_is_deleted_is_not_kept(stor
     assert_eq!(play(&s, v).await.0, StatusCode::GONE);
 }
 
-both_stores!(
-    a_deleted_video_takes_no_bytes_and_serves_none,
-    an_upload_streaming_when_its_video_is_deleted_is_not_kept,
-    a_resumable_upload_finished_after_its_video_is_deleted_is_not_kept,
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
+    ],
+    crate::helpers::on_store,
+    [
+        a_deleted_video_takes_no_bytes_and_serves_none,
+        an_upload_streaming_when_its_video_is_deleted_is_not_kept,
+        a_resumable_upload_finished_after_its_video_is_deleted_is_not_kept,
+    ]
 );

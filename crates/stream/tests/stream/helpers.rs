@@ -8,10 +8,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use reel_core::clock::{Clock, ManualClock};
+use reel_core::config::SiteConfig;
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::{SigningKey, UploadGrant};
+use reel_core::site::Site;
 use reel_core::storage::{Storage, StorageOptions};
-use reel_stream::{Config, StreamState, UploadNotifier};
+use reel_stream::{Config, HttpIntake, LogOnly, StreamState, UploadNotifier};
 use reel_testkit::moto;
 use reqwest::StatusCode;
 use tempfile::TempDir;
@@ -27,6 +29,11 @@ pub enum Store {
     S3,
 }
 
+/// The harness of `reel_testkit::per_backend!`: each test sets up its own server or
+/// storage on the store it is given.
+pub async fn on_store(store: Store, test: impl AsyncFnOnce(Store)) {
+    test(store).await;
+}
 /// The clock's start: far from zero so expiry arithmetic is realistic.
 pub const T0: i64 = 1_750_000_000_000;
 
@@ -68,6 +75,50 @@ pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(7) ^ seed).collect()
 }
 
+/// What a test server is made of, kept to restart it.
+struct Parts {
+    config: Config,
+    storage_options: StorageOptions,
+    key: SigningKey,
+    clock: Arc<ManualClock>,
+    store: Store,
+    prefix: String,
+}
+
+impl Parts {
+    fn new(store: Store, start_ms: i64, tweak: impl FnOnce(&mut Config), dir: &TempDir) -> Self {
+        let (storage_options, prefix) = storage_options(store, dir);
+        let mut config = Config {
+            notify_backoff: Duration::from_millis(10),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        Self {
+            config,
+            storage_options,
+            key: SigningKey::random(),
+            clock: Arc::new(ManualClock::new(start_ms)),
+            store,
+            prefix,
+        }
+    }
+}
+
+/// The site of a test server: its key, clock and storage, over the data dir `dir`.
+fn site(
+    key: &SigningKey,
+    clock: &Arc<ManualClock>,
+    storage: &StorageOptions,
+    dir: &TempDir,
+) -> Site {
+    let mut config = SiteConfig::default();
+    config.db.data_dir = dir.path().to_owned();
+    config.signing_key = Some(key.clone());
+    Site::new(config)
+        .with_clock(clock.clone())
+        .with_storage(storage.clone())
+}
+
 /// A running stream server.
 pub struct TestServer {
     /// Its address.
@@ -80,6 +131,8 @@ pub struct TestServer {
     pub state: StreamState,
     /// The configuration it was built from, to restart it.
     pub config: Config,
+    /// Where its bytes live, to restart it on the same storage.
+    pub storage_options: StorageOptions,
     /// An HTTP client.
     pub client: reqwest::Client,
     /// Which store.
@@ -116,27 +169,44 @@ impl TestServer {
         notifier: Option<Arc<dyn UploadNotifier>>,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (storage, prefix) = storage_options(store, &dir);
-        let key = SigningKey::random();
-        let clock = Arc::new(ManualClock::new(start_ms));
-        let mut config = Config::new(dir.path(), key.clone());
-        config.storage = storage;
-        config.clock = clock.clone();
-        config.notify_backoff.first = Duration::from_millis(10);
-        tweak(&mut config);
-        Self::start(config, key, clock, store, prefix, dir, notifier).await
+        let parts = Parts::new(store, start_ms, tweak, &dir);
+        Self::start(parts, dir, notifier).await
     }
 
-    async fn start(
+    /// A server that tells the scheduler at `url` about uploads, as `reel stream
+    /// --scheduler-url` does.
+    pub async fn spawn_telling(store: Store, url: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let parts = Parts::new(store, T0, |_| {}, &dir);
+        let intake = HttpIntake::new(url, parts.key.clone(), parts.clock.clone());
+        Self::start(parts, dir, Some(Arc::new(intake))).await
+    }
+
+    /// The state a test server is built from, as `config` and `notifier` say.
+    pub async fn state(
+        &self,
         config: Config,
-        key: SigningKey,
-        clock: Arc<ManualClock>,
-        store: Store,
-        prefix: String,
-        dir: TempDir,
         notifier: Option<Arc<dyn UploadNotifier>>,
-    ) -> Self {
-        let state = reel_stream::build_state(&config, notifier).await.unwrap();
+    ) -> StreamState {
+        let site = site(&self.key, &self.clock, &self.storage_options, &self.dir);
+        let notifier = notifier.unwrap_or_else(|| Arc::new(LogOnly));
+        StreamState::build(config, &site, notifier).await.unwrap()
+    }
+
+    async fn start(parts: Parts, dir: TempDir, notifier: Option<Arc<dyn UploadNotifier>>) -> Self {
+        let Parts {
+            config,
+            storage_options,
+            key,
+            clock,
+            store,
+            prefix,
+        } = parts;
+        let site = site(&key, &clock, &storage_options, &dir);
+        let notifier = notifier.unwrap_or_else(|| Arc::new(LogOnly));
+        let state = StreamState::build(config.clone(), &site, notifier)
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -149,6 +219,7 @@ impl TestServer {
             clock,
             state,
             config,
+            storage_options,
             client: reqwest::Client::new(),
             store,
             prefix,
@@ -162,15 +233,16 @@ impl TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let (config, key, clock, store, prefix) = (
-            self.config.clone(),
-            self.key.clone(),
-            self.clock.clone(),
-            self.store,
-            self.prefix.clone(),
-        );
+        let parts = Parts {
+            config: self.config.clone(),
+            storage_options: self.storage_options.clone(),
+            key: self.key.clone(),
+            clock: self.clock.clone(),
+            store: self.store,
+            prefix: self.prefix.clone(),
+        };
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        Self::start(config, key, clock, store, prefix, dir, None).await
+        Self::start(parts, dir, None).await
     }
 
     /// The storage the server uses.

@@ -54,7 +54,7 @@ async fn fake_scheduler(failures: usize) -> (Arc<Intake>, String) {
 
 async fn the_scheduler_is_told_with_retries(store: Store) {
     let (intake, url) = fake_scheduler(2).await;
-    let s = TestServer::spawn_with(store, |c| c.scheduler_url = Some(url), None).await;
+    let s = TestServer::spawn_telling(store, &url).await;
     *intake.key.lock().unwrap() = Some(s.key.clone());
     let v = VideoId::random();
     s.put_video(v, mp4_bytes(10_000)).await;
@@ -81,7 +81,7 @@ async fn the_scheduler_is_told_with_retries(store: Store) {
 
 async fn undelivered_notices_survive_a_restart(store: Store) {
     let (intake, url) = fake_scheduler(usize::MAX).await;
-    let s = TestServer::spawn_with(store, |c| c.scheduler_url = Some(url), None).await;
+    let s = TestServer::spawn_telling(store, &url).await;
     *intake.key.lock().unwrap() = Some(s.key.clone());
     let v = VideoId::random();
     s.put_video(v, mp4_bytes(10_000)).await;
@@ -109,9 +109,12 @@ async fn undelivered_notices_survive_a_restart(store: Store) {
             Box::pin(async { Ok(()) })
         }
     }
-    let state = reel_stream::build_state(&s.config, Some(Arc::new(InProcess(delivered.clone()))))
-        .await
-        .unwrap();
+    let state = s
+        .state(
+            s.config.clone(),
+            Some(Arc::new(InProcess(delivered.clone()))),
+        )
+        .await;
     s.eventually("redelivered after restart", async || {
         delivered.lock().unwrap().contains(&v)
     })
@@ -127,7 +130,14 @@ async fn undelivered_notices_survive_a_restart(store: Store) {
     .await;
 }
 
-both_stores!(
-    the_scheduler_is_told_with_retries,
-    undelivered_notices_survive_a_restart
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
+    ],
+    crate::helpers::on_store,
+    [
+        the_scheduler_is_told_with_retries,
+        undelivered_notices_survive_a_restart,
+    ]
 );

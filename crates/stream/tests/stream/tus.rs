@@ -245,10 +245,17 @@ async fn disguised_non_videos_are_refused_whole_or_in_pieces(store: Store) {
     assert!(s.tus_notes().await.is_empty(), "nor noted");
 }
 
-both_stores!(
-    discovery_and_protocol_refusals,
-    disguised_non_videos_are_refused_whole_or_in_pieces,
-    an_upload_in_pieces_ends_byte_identical,
-    an_interrupted_upload_resumes_from_the_stored_offset,
-    termination_and_non_videos_leave_nothing,
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
+    ],
+    crate::helpers::on_store,
+    [
+        discovery_and_protocol_refusals,
+        disguised_non_videos_are_refused_whole_or_in_pieces,
+        an_upload_in_pieces_ends_byte_identical,
+        an_interrupted_upload_resumes_from_the_stored_offset,
+        termination_and_non_videos_leave_nothing,
+    ]
 );

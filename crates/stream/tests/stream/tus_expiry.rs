@@ -2,7 +2,6 @@
 //! `tus_expire_after` on the server's (controlled) clock, their staged bytes, multipart
 //! upload and note are removed; finished uploads and other videos are not touched.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use reel_core::clock::{Clock, SystemClock};
@@ -110,13 +109,18 @@ async fn every_stream_server_sweeps_on_its_own(store: Store) {
     })
     .await;
     // A second server on the same storage sweeping too finds nothing left to do.
-    let other = reel_stream::build_state(&s.config, Some(Arc::new(reel_stream::LogOnly)))
-        .await
-        .unwrap();
+    let other = s.state(s.config.clone(), None).await;
     assert_eq!(reel_stream::tus::sweep::expired(&other).await.unwrap(), 0);
 }
 
-both_stores!(
-    unfinished_uploads_expire_and_leave_nothing,
-    every_stream_server_sweeps_on_its_own,
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
+    ],
+    crate::helpers::on_store,
+    [
+        unfinished_uploads_expire_and_leave_nothing,
+        every_stream_server_sweeps_on_its_own,
+    ]
 );

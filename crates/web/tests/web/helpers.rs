@@ -22,7 +22,7 @@ pub async fn spawn(router: Router) -> SocketAddr {
 
 /// The site as `reel serve` mounts the pages: merged, with the 404 page as fallback.
 pub async fn spawn_pages() -> String {
-    let app = reel_web::router(reel_web::WebState::new()).fallback(reel_web::not_found_page);
+    let app = reel_web::router(reel_web::WebState::pages_only()).fallback(reel_web::not_found_page);
     format!("http://{}", spawn(app).await)
 }
 
