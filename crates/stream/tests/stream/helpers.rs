@@ -99,10 +99,20 @@ pub fn moto() -> &'static Moto {
 }
 
 /// In-progress multipart uploads in the test bucket under `prefix` (moto answers
-/// unsigned requests).
+/// unsigned requests). A listing that fails fails the test: an error is not "none".
 pub async fn s3_multipart_uploads(prefix: &str) -> usize {
     let url = format!("{}/{BUCKET}?uploads&prefix={prefix}", moto().endpoint);
-    let xml = reqwest::get(url).await.unwrap().text().await.unwrap();
+    let res = reqwest::get(url).await.expect("moto answers");
+    let status = res.status();
+    let xml = res.text().await.expect("a whole listing");
+    assert!(
+        status.is_success(),
+        "listing multipart uploads: {status}: {xml}"
+    );
+    assert!(
+        xml.contains("<ListMultipartUploadsResult"),
+        "not a multipart upload listing: {xml}"
+    );
     xml.matches("<Upload>").count()
 }
 
@@ -259,25 +269,37 @@ impl TestServer {
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
 
-    /// Whether hidden temporaries of plain uploads remain.
+    /// How many hidden temporaries of plain uploads remain. The local store keeps them
+    /// in `storage/.tmp`, made when it opens: a missing folder fails the test, as it
+    /// would mean temporaries are kept somewhere this cannot see.
     pub async fn temporaries(&self) -> usize {
         match self.backend {
-            Backend::Local => std::fs::read_dir(self.dir.path().join("storage/.tmp"))
-                .map(|d| d.count())
-                .unwrap_or(0),
+            Backend::Local => {
+                let tmp = self.dir.path().join("storage/.tmp");
+                std::fs::read_dir(&tmp)
+                    .unwrap_or_else(|e| panic!("the temporaries folder {}: {e}", tmp.display()))
+                    .count()
+            }
             Backend::S3 => s3_multipart_uploads(&self.prefix).await,
         }
     }
 
-    /// Polls `check` for up to five seconds.
-    pub async fn eventually(&self, what: &str, mut check: impl AsyncFnMut() -> bool) {
-        for _ in 0..100 {
-            if check().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("timed out waiting for: {what}");
+    /// Polls `check` until it holds. The deadline is generous: it fails a test that
+    /// would wait forever, and says nothing of how fast the server is.
+    pub async fn eventually(&self, what: &str, check: impl AsyncFnMut() -> bool) {
+        eventually(what, check).await;
+    }
+}
+
+/// Polls `check` until it holds, failing the test after a minute.
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -318,7 +340,7 @@ pub async fn read_head(tcp: &mut TcpStream) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut byte))
+        let n = tokio::time::timeout(Duration::from_secs(60), tcp.read(&mut byte))
             .await
             .expect("response head in time")
             .unwrap();
