@@ -1,7 +1,5 @@
 //! Plain uploads: tokens, atomic visibility, aborts, size limit, sniffing, multipart.
 
-use std::time::Duration;
-
 use reel_core::ids::VideoId;
 use reel_core::signing::SigningKey;
 use reel_core::storage::keys;
@@ -221,7 +219,6 @@ async fn an_aborted_upload_leaves_nothing(backend: Backend) {
         s.state.limiter().in_use() == 0
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
     nothing_stored(&s, v).await;
     let r = s
         .client
