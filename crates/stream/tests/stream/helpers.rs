@@ -311,6 +311,72 @@ impl Drop for TestServer {
     }
 }
 
+/// A TCP relay on 127.0.0.1:0 to `upstream` that passes the first `allowed` bytes of
+/// each answer, then holds the rest back until [`HoldBack::release`]: a client that
+/// needs the whole answer before it hands out anything is stuck behind it.
+pub struct HoldBack {
+    /// Where to connect instead of `upstream`.
+    pub addr: SocketAddr,
+    /// Set to `true` to let everything through.
+    released: tokio::sync::watch::Sender<bool>,
+}
+
+impl HoldBack {
+    pub async fn start(upstream: SocketAddr, allowed: usize) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (released, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = TcpStream::connect(upstream).await.unwrap();
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
+                    let _ = to_server.shutdown().await;
+                });
+                let mut watch = watch.clone();
+                tokio::spawn(async move {
+                    let mut room = allowed;
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match from_server.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let mut sent = 0;
+                        while sent < n {
+                            let take = if *watch.borrow() {
+                                n - sent
+                            } else {
+                                room.min(n - sent)
+                            };
+                            if take == 0 {
+                                if watch.wait_for(|r| *r).await.is_err() {
+                                    return;
+                                }
+                                continue;
+                            }
+                            if to_client.write_all(&buf[sent..sent + take]).await.is_err() {
+                                return;
+                            }
+                            room = room.saturating_sub(take);
+                            sent += take;
+                        }
+                    }
+                    let _ = to_client.shutdown().await;
+                });
+            }
+        });
+        Self { addr, released }
+    }
+
+    /// Lets the held bytes, and all that follow, through.
+    pub fn release(&self) {
+        let _ = self.released.send(true);
+    }
+}
+
 /// `len` bytes that sniff as MP4: an `ftyp` box, then a deterministic pattern.
 pub fn mp4_bytes(len: usize) -> Vec<u8> {
     let mut v = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
