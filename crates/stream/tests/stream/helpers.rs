@@ -133,6 +133,16 @@ pub fn storage_options(backend: Backend, dir: &TempDir) -> (StorageOptions, Stri
     (options, prefix)
 }
 
+/// What a killed server leaves behind.
+pub struct Remains {
+    /// Its configuration, naming its storage.
+    pub config: Config,
+    /// Where it listened.
+    pub addr: SocketAddr,
+    /// Its data dir, kept as long as the remains are.
+    pub _dir: TempDir,
+}
+
 /// A running stream server.
 pub struct TestServer {
     /// Its address.
@@ -153,6 +163,9 @@ pub struct TestServer {
     pub prefix: String,
     /// Stops the server when sent or dropped.
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The runtime the server and its background work run on, when it is not the
+    /// test's: shutting it down ends them all, as the end of a process would.
+    runtime: Option<tokio::runtime::Runtime>,
     /// The data dir, removed at drop.
     pub dir: TempDir,
 }
@@ -169,6 +182,26 @@ impl TestServer {
         tweak: impl FnOnce(&mut Config),
         notifier: Option<Arc<dyn UploadNotifier>>,
     ) -> Self {
+        Self::spawn_on(backend, tweak, notifier, None).await
+    }
+
+    /// A server as [`Self::spawn_with`] makes, on a runtime of its own, so that
+    /// [`Self::kill`] can end everything it started.
+    pub async fn spawn_killable(backend: Backend, notifier: Arc<dyn UploadNotifier>) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        Self::spawn_on(backend, |_| {}, Some(notifier), Some(runtime)).await
+    }
+
+    async fn spawn_on(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+        notifier: Option<Arc<dyn UploadNotifier>>,
+        runtime: Option<tokio::runtime::Runtime>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (storage, prefix) = storage_options(backend, &dir);
         let key = SigningKey::random();
@@ -178,9 +211,29 @@ impl TestServer {
         config.clock = clock.clone();
         config.notify_backoff.first = Duration::from_millis(10);
         tweak(&mut config);
-        Self::start(config, key, clock, backend, prefix, dir, notifier).await
+        Self::start(config, key, clock, backend, prefix, dir, notifier, runtime).await
     }
 
+    /// Stops a server made by [`Self::spawn_killable`] as a killed process stops: its
+    /// runtime is shut down, so its listener and every task it spawned (deliveries,
+    /// retries) are gone when this returns, and so is its state. Its storage stays
+    /// for the next server.
+    pub async fn kill(mut self) -> Remains {
+        let runtime = self
+            .runtime
+            .take()
+            .expect("a server with a runtime of its own");
+        tokio::task::spawn_blocking(move || runtime.shutdown_timeout(Duration::from_secs(60)))
+            .await
+            .unwrap();
+        Remains {
+            config: self.config.clone(),
+            addr: self.addr,
+            _dir: std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn start(
         config: Config,
         key: SigningKey,
@@ -189,14 +242,25 @@ impl TestServer {
         prefix: String,
         dir: TempDir,
         notifier: Option<Arc<dyn UploadNotifier>>,
+        runtime: Option<tokio::runtime::Runtime>,
     ) -> Self {
-        let state = reel_stream::build_state(&config, notifier).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(reel_stream::serve(listener, state.clone(), async {
-            let _ = rx.await;
-        }));
+        let launch = {
+            let config = config.clone();
+            async move {
+                let state = reel_stream::build_state(&config, notifier).await.unwrap();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                tokio::spawn(reel_stream::serve(listener, state.clone(), async {
+                    let _ = rx.await;
+                }));
+                (state, addr)
+            }
+        };
+        let (state, addr) = match &runtime {
+            Some(runtime) => runtime.spawn(launch).await.unwrap(),
+            None => launch.await,
+        };
         Self {
             addr,
             key,
@@ -207,6 +271,7 @@ impl TestServer {
             backend,
             prefix,
             shutdown: Some(tx),
+            runtime,
             dir,
         }
     }
@@ -224,7 +289,7 @@ impl TestServer {
             self.prefix.clone(),
         );
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        Self::start(config, key, clock, backend, prefix, dir, None).await
+        Self::start(config, key, clock, backend, prefix, dir, None, None).await
     }
 
     /// The storage the server uses.
@@ -307,6 +372,9 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }
