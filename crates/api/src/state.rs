@@ -65,7 +65,7 @@ impl ApiState {
             inner: Arc::new(Inner {
                 login_limiter: LoginLimiter::new(config.login_attempts_per_minute),
                 hasher: Hasher::new(),
-                listings: ListingCache::new(config.listing_cache_ttl),
+                listings: ListingCache::new(config.listing_cache_ttl, clock.clone()),
                 db,
                 sessions,
                 clock,
