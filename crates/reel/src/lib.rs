@@ -7,6 +7,8 @@ mod cli;
 mod observability;
 /// Starting each service from its options.
 mod run;
+/// The routes of `reel serve`, for the binary and for the tests of the pages.
+pub mod site;
 
 use clap::Parser;
 

@@ -2,7 +2,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use axum::Router;
 use reel_core::clock;
 use reel_core::signing::SigningKey;
 use tokio_util::sync::CancellationToken;
@@ -147,13 +146,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(Arc::new(InProcessIntake(scheduler))),
     )
     .await?;
-    let app = Router::new()
-        .nest("/api", reel_api::router(api.clone()))
-        .merge(reel_stream::router(stream))
-        .merge(reel_api::health_router(api))
-        .merge(reel_web::router(reel_web::WebState::new()))
-        .fallback(reel_web::not_found_page);
-    let app = reel_core::http::observe(app, "serve");
+    let app = crate::site::router(api, stream);
     let listener = bind(args.listen).await?;
     tracing::info!(
         addr = %listener.local_addr()?,
