@@ -5,40 +5,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{ApiClient, Reel};
+use common::{ApiClient, Reel, clip, emptied};
 use reel_testkit::{Backend, ScratchDb};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-/// A two-second H.264/AAC clip made with ffmpeg.
-fn clip(dir: &std::path::Path) -> Vec<u8> {
-    let path = dir.join("clip.mp4");
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=2",
-        ])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=2"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-c:a", "aac", "-shortest"])
-        .arg(&path)
-        .status()
-        .expect("this test needs ffmpeg: apt-get install ffmpeg");
-    assert!(status.success());
-    std::fs::read(path).unwrap()
-}
 
 #[tokio::test]
 async fn an_upload_goes_through_the_split_services_to_playback() {
@@ -99,22 +69,7 @@ async fn an_upload_goes_through_the_split_services_to_playback() {
     );
 
     // The stream server tells the scheduler, which processes the upload.
-    let start = Instant::now();
-    let ready = loop {
-        let (status, v) = api
-            .call(Method::GET, &format!("/user/alice/videos/{vid}"), None)
-            .await;
-        assert_eq!(status, StatusCode::OK, "{v}");
-        if v["status"] == "ready" || v["status"] == "failed" {
-            break v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "still {} after 2 minutes",
-            v["status"]
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let ready = api.processed("alice", &vid).await;
     assert_eq!(ready["status"], "ready", "{ready}");
     assert_eq!(ready["processed"], true);
     assert_eq!(ready["width"], 320);
@@ -148,15 +103,7 @@ async fn an_upload_goes_through_the_split_services_to_playback() {
         .call(Method::DELETE, &format!("/user/alice/videos/{vid}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let stored = data.path().join("storage").join("videos").join(&vid);
-    let start = Instant::now();
-    while stored.exists() && std::fs::read_dir(&stored).unwrap().next().is_some() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "files left in {stored:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    emptied(&data.path().join("storage").join("videos").join(&vid)).await;
     let gone = http
         .get(format!("{site}/videos/{vid}"))
         .send()

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,7 +52,7 @@ impl Reel {
                 sink.lock().unwrap().push(line);
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+        let addr = match rx.recv_timeout(Duration::from_secs(180)) {
             Ok(addr) => addr,
             Err(_) => {
                 let _ = child.kill();
@@ -73,7 +74,7 @@ impl Reel {
     /// Waits for a log line containing `needle`.
     pub fn wait_for_log(&self, needle: &str) {
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(30) {
+        while start.elapsed() < Duration::from_secs(180) {
             if self.log_text().contains(needle) {
                 return;
             }
@@ -149,4 +150,68 @@ impl ApiClient {
         self.session = Some(answer["session_id"].as_str().unwrap().to_owned());
         answer
     }
+}
+
+impl ApiClient {
+    /// Waits until processing of `user`'s video `vid` ends; returns the video as the
+    /// owner sees it then (`ready` or `failed`).
+    pub async fn processed(&self, user: &str, vid: &str) -> Value {
+        let path = format!("/user/{user}/videos/{vid}");
+        let mut last = Value::Null;
+        eventually("the upload to be processed", async || {
+            let (status, video) = self.call(reqwest::Method::GET, &path, None).await;
+            assert_eq!(status, reqwest::StatusCode::OK, "{video}");
+            let done = video["status"] == "ready" || video["status"] == "failed";
+            last = video;
+            done
+        })
+        .await;
+        last
+    }
+}
+
+/// Polls `check` until it holds; fails the test after three minutes (a deadline for a
+/// busy machine running debug builds, not an expectation).
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the folder holds nothing (or is gone).
+pub async fn emptied(dir: &Path) {
+    eventually(&format!("{} to be emptied", dir.display()), async || {
+        !dir.exists() || std::fs::read_dir(dir).unwrap().next().is_none()
+    })
+    .await;
+}
+
+/// A two-second H.264/AAC clip made with ffmpeg.
+pub fn clip(dir: &Path) -> Vec<u8> {
+    let path = dir.join("clip.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=2",
+        ])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=2"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-c:a", "aac", "-shortest"])
+        .arg(&path)
+        .status()
+        .expect("this test needs ffmpeg: apt-get install ffmpeg");
+    assert!(status.success());
+    std::fs::read(path).unwrap()
 }
