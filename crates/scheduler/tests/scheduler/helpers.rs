@@ -200,9 +200,10 @@ impl TestScheduler {
             .expect("upload");
     }
 
-    /// Waits until the task reaches `state`.
+    /// Waits until the task reaches `state`, for three minutes at most (a deadline for
+    /// a busy machine, not an expectation).
     pub async fn wait_for(&self, kind: TaskKind, video: VideoId, state: TaskState) -> TaskRecord {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
         loop {
             if let Ok(task) = self.db().task(kind, video).await
                 && task.state == state

@@ -96,7 +96,7 @@ async fn uploads_served_unprocessed_are_processed_once_ffmpeg_works() {
     let (db, data) = with.stop().await;
 
     let with = TestScheduler::start_on(db, data, true, |_| {}).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     while !with
         .db()
         .media_state(video)
