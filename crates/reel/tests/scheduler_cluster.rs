@@ -166,6 +166,31 @@ fn now_micros() -> i64 {
         .as_micros() as i64
 }
 
+/// Waits until the database runs no statement for any other session, so that those a
+/// frozen process had already sent have landed.
+async fn settled(db: &Db, backend: Backend) {
+    let running = match backend {
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND state = 'active'"
+        }
+        Backend::MySql => {
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() \
+             AND ID <> CONNECTION_ID() AND COMMAND = 'Query'"
+        }
+        Backend::Sqlite => unreachable!("the cluster runs on a database server"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (n,): (i64,) = sqlx::query_as(running).fetch_one(db.pool()).await.unwrap();
+        if n == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{n} statements never finished");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn count(db: &Db, state: TaskState) -> usize {
     db.tasks(Some(state), 1000).await.unwrap().len()
 }
@@ -234,7 +259,7 @@ async fn cluster(backend: Backend) {
             // a scheduler between two claims holds nothing, and killing it then would
             // prove nothing.
             victim.signal("STOP");
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            settled(&db, backend).await;
             let running = db.tasks(Some(TaskState::Running), 1000).await.unwrap();
             let held = held_by_victim(&victim, running);
             if !held.is_empty() {
