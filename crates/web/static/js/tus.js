@@ -137,7 +137,11 @@ export class TusUpload {
         }
         return;
       } catch (err) {
-        if (this.paused || err instanceof Aborted) return;
+        if (this.paused || err instanceof Aborted) {
+          // The server kept part of the interrupted PATCH: ask it where to go on from.
+          this.offset = null;
+          return;
+        }
         if (err instanceof UploadRefused) {
           this.forget();
           this.setState('failed', err);
