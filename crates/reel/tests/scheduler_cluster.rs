@@ -49,7 +49,7 @@ impl Scheduler {
             .arg("--data-dir")
             .arg(data)
             .args(["--database-url", url, "--signing-key", key])
-            .args(["--task-lease", "2s", "--task-tick", "100ms"])
+            .args(["--task-lease", "5s", "--task-tick", "100ms"])
             .args(["--task-concurrency", "4", "--task-batch-size", "4"])
             .env("REEL_LOG", "info")
             .stdout(Stdio::null())
@@ -68,7 +68,7 @@ impl Scheduler {
         let started = Instant::now();
         while !scheduler.logged("scheduler is serving") {
             assert!(
-                started.elapsed() < Duration::from_secs(60),
+                started.elapsed() < Duration::from_secs(180),
                 "reel scheduler did not start: {:?}",
                 scheduler.logs.lock().unwrap()
             );

@@ -89,7 +89,7 @@ pub struct TestScheduler {
 /// Settings that make a test quick: short tick, lease and backoff.
 pub fn quick(config: &mut Config) {
     config.tick = Duration::from_millis(50);
-    config.lease = Duration::from_secs(10);
+    config.lease = Duration::from_secs(30);
     config.retry_backoff = Duration::from_millis(100);
     config.retry_backoff_max = Duration::from_secs(1);
     config.max_attempts = 3;
