@@ -63,7 +63,7 @@ impl ApiState {
         tracing::info!(sessions = warmed, "session cache warmed");
         Ok(Self {
             inner: Arc::new(Inner {
-                login_limiter: LoginLimiter::new(config.login_attempts_per_minute),
+                login_limiter: LoginLimiter::new(config.login_attempts_per_minute, clock.clone()),
                 hasher: Hasher::new(),
                 listings: ListingCache::new(config.listing_cache_ttl, clock.clone()),
                 db,
