@@ -13,6 +13,8 @@ pub mod error_body;
 pub mod http;
 /// Typed identifiers (users, videos, comments, sessions) that validate on parse.
 pub mod ids;
+/// Media types by file extension.
+pub mod media_type;
 /// Secrets that never show in `Debug` output or logs.
 pub mod secret;
 /// Sessions: a write-through cache (in-process or Redis) in front of the database.

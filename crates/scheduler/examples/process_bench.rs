@@ -57,6 +57,7 @@ async fn through_reel(clip: &Path, data: &Path) -> anyhow::Result<u128> {
         .storage()
         .put_stream(
             &keys::original(video),
+            None,
             tokio_util::io::ReaderStream::new(file),
         )
         .await

@@ -49,7 +49,8 @@ pub struct Config {
     pub ffmpeg: PathBuf,
     /// The ffprobe program.
     pub ffprobe: PathBuf,
-    /// Where processing keeps its working files.
+    /// Where processing keeps its working files (a download of the upload and what is
+    /// made of it) when storage is S3; on local disk they live beside the store.
     pub work_dir: PathBuf,
     /// This scheduler's name in leases, for operators (`host:pid` by default).
     pub instance: String,

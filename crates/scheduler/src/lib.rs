@@ -57,7 +57,7 @@ pub struct Scheduler {
 struct Inner {
     /// Settings.
     config: Config,
-    /// Tasks, videos and deletion records.
+    /// Tasks and videos.
     db: Db,
     /// Video files.
     storage: Storage,
@@ -143,20 +143,18 @@ impl Scheduler {
         Ok(task)
     }
 
-    /// Queues the removal of a deleted video's files, recording it in `video_del_rec`
-    /// as the API's delete does. Idempotent. Refused while the video exists: its files
-    /// are still in use.
+    /// Queues the removal of a deleted video's files (the API's delete queues it
+    /// itself; this is for operators). Idempotent. Refused while the video exists: its
+    /// files are still in use.
     pub async fn enqueue_delete(&self, video: VideoId) -> Result<TaskRecord, SchedulerError> {
         if self.db().video_exists(video).await? {
             return Err(SchedulerError::Conflict(
                 "the video still exists: delete it through the API",
             ));
         }
-        let now = self.now_ms();
-        self.db().add_deletion_record(video, now).await?;
         let task = self
             .db()
-            .enqueue_task(TaskKind::DeleteVideo, video, now)
+            .enqueue_task(TaskKind::DeleteVideo, video, self.now_ms())
             .await?;
         self.inner.wake.notify_one();
         Ok(task)

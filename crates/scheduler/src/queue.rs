@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use reel_core::db::{ClaimedTask, Db, DbError, TaskKind};
+use reel_core::db::{ClaimedTask, Db, DbError};
 
 /// Leased tasks: claim, renew, and settle. Every method but `claim` answers false when
 /// the lease was lost, that is when another scheduler took the task over.
@@ -57,14 +57,9 @@ pub trait TaskQueue: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, DbError>> + Send;
 }
 
-/// Deletion records turned into tasks per claim round, at most.
-const ADOPT_PER_ROUND: u32 = 256;
-
-/// The `tasks` table. Each claim first turns the deletion records the API wrote
-/// (`video_del_rec`) into deletion tasks, as the seed's dispatcher read them.
+/// The `tasks` table.
 #[derive(Clone, Debug)]
 pub struct DbQueue {
-    /// The database.
     db: Db,
 }
 
@@ -72,16 +67,6 @@ impl DbQueue {
     /// A queue on `db`.
     pub fn new(db: Db) -> Self {
         Self { db }
-    }
-
-    /// Queues a deletion task for every deletion record that has none.
-    async fn adopt_deletion_records(&self, now_ms: i64) -> Result<(), DbError> {
-        for video in self.db.unqueued_deletions(ADOPT_PER_ROUND).await? {
-            self.db
-                .enqueue_task(TaskKind::DeleteVideo, video, now_ms)
-                .await?;
-        }
-        Ok(())
     }
 }
 
@@ -93,10 +78,6 @@ impl TaskQueue for DbQueue {
         now_ms: i64,
         lease_until_ms: i64,
     ) -> Result<Vec<ClaimedTask>, DbError> {
-        if let Err(e) = self.adopt_deletion_records(now_ms).await {
-            // Claiming what is already queued does not depend on it; the next round retries.
-            tracing::warn!(error = %e, "could not queue the pending deletion records");
-        }
         self.db
             .claim_tasks(owner, limit, now_ms, lease_until_ms)
             .await

@@ -16,6 +16,8 @@ pub mod conditional;
 pub mod config;
 /// Errors and their HTTP answers.
 pub mod error;
+/// The size limit and container sniffing every upload streams through.
+pub mod gate;
 /// The connection limiter.
 pub mod limiter;
 /// The scheduler notice: notifier interface, HTTP intake, durable outbox.
@@ -28,7 +30,7 @@ pub mod range;
 pub mod sniff;
 /// tus 1.0 resumable uploads.
 pub mod tus;
-/// Plain uploads and the size/sniff gate every upload streams through.
+/// Plain uploads.
 pub mod upload;
 
 use std::future::Future;
@@ -70,8 +72,6 @@ struct Inner {
     outbox: notifier::Outbox,
     /// Serialises requests to one resumable upload.
     tus_locks: tus::UploadLocks,
-    /// Sniffed container types by entity tag.
-    content_types: playback::TypeCache,
 }
 
 impl StreamState {
@@ -105,10 +105,6 @@ impl StreamState {
     pub(crate) fn tus_locks(&self) -> &tus::UploadLocks {
         &self.inner.tus_locks
     }
-
-    pub(crate) fn content_types(&self) -> &playback::TypeCache {
-        &self.inner.content_types
-    }
 }
 
 /// Opens storage and builds the state. `notifier` tells the scheduler about finished
@@ -139,7 +135,6 @@ pub async fn build_state(
             max_upload_bytes: config.max_upload_bytes,
             outbox,
             tus_locks: tus::UploadLocks::default(),
-            content_types: playback::TypeCache::default(),
         }),
     })
 }

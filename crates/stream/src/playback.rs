@@ -1,56 +1,25 @@
 //! Playback: `GET`/`HEAD /videos/{vid}` (the scheduler's `playable.mp4` when it exists,
 //! else the original), its poster and HLS renditions, with ranges, validators and
-//! conditional requests as RFC 9110 describes them.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+//! conditional requests as RFC 9110 describes them. Each is served with the type stored
+//! with it (an original's was sniffed once, at upload).
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::TryStreamExt;
 use reel_core::error_body::ErrorBody;
 use reel_core::ids::VideoId;
-use reel_core::storage::{ObjectInfo, OpenObject, keys};
+use reel_core::storage::{OCTET_STREAM, OpenObject, keys};
 
 use crate::StreamState;
 use crate::conditional::{self, Outcome};
 use crate::error::StreamError;
 use crate::range::{self, RangeRequest};
-use crate::sniff::{self, SNIFF_LEN};
 
 /// Shared caches may keep the bytes for an hour: long enough to offload playback to a
 /// CDN, short enough that the switch to `playable.mp4` after processing, or a
 /// deletion, shows within the hour (revalidation by `ETag` is cheap meanwhile).
 const CACHE_CONTROL: &str = "public, max-age=3600";
-/// The type cache is cleared when it grows past this many entries.
-const TYPE_CACHE_MAX: usize = 8192;
-
-/// Container types already sniffed, by key and entity tag, so that a playback request costs
-/// no extra read (and, on S3, no extra round trip) once a video has been seen.
-#[derive(Default)]
-pub struct TypeCache {
-    /// `(key, entity tag)` → media type.
-    types: Mutex<HashMap<(String, String), &'static str>>,
-}
-
-impl TypeCache {
-    fn get(&self, info: &ObjectInfo) -> Option<&'static str> {
-        let types = self.types.lock().ok()?;
-        types.get(&(info.key.clone(), info.etag.clone())).copied()
-    }
-
-    fn insert(&self, info: &ObjectInfo, content_type: &'static str) {
-        if let Ok(mut types) = self.types.lock() {
-            if types.len() >= TYPE_CACHE_MAX {
-                types.clear();
-            }
-            types.insert((info.key.clone(), info.etag.clone()), content_type);
-        }
-    }
-}
-
 /// `GET`/`HEAD /videos/{vid}`.
 pub async fn video(
     State(state): State<StreamState>,
@@ -60,8 +29,7 @@ pub async fn video(
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
     let object = open_first(&state, &[keys::playable(video), keys::original(video)]).await?;
-    let content_type = container_type(&state, &object.info).await?;
-    respond(&method, &headers, object, content_type).await
+    respond(&method, &headers, object).await
 }
 
 /// `GET`/`HEAD /videos/{vid}/poster.jpg`.
@@ -73,7 +41,7 @@ pub async fn poster(
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
     let object = open_first(&state, &[keys::poster(video)]).await?;
-    respond(&method, &headers, object, "image/jpeg").await
+    respond(&method, &headers, object).await
 }
 
 /// `GET`/`HEAD /videos/{vid}/hls/{*path}`.
@@ -86,8 +54,7 @@ pub async fn hls(
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
     let key = keys::hls(video, &path).ok_or(StreamError::NotFound)?;
     let object = open_first(&state, &[key]).await?;
-    let content_type = sniff::content_type_by_extension(&path);
-    respond(&method, &headers, object, content_type).await
+    respond(&method, &headers, object).await
 }
 
 /// The first of `keys` that is stored, opened; not found when none is.
@@ -99,33 +66,10 @@ async fn open_first(state: &StreamState, keys: &[String]) -> Result<OpenObject, 
         .ok_or(StreamError::NotFound)
 }
 
-/// The media type of a stored video, from its first bytes (cached by entity tag).
-async fn container_type(
-    state: &StreamState,
-    info: &ObjectInfo,
-) -> Result<&'static str, StreamError> {
-    let cache = state.content_types();
-    if let Some(known) = cache.get(info) {
-        return Ok(known);
-    }
-    let head: Vec<bytes::Bytes> = state
-        .storage()
-        .read_range(&info.key, 0..info.size.min(SNIFF_LEN as u64))
-        .await?
-        .try_collect()
-        .await
-        .map_err(|e| StreamError::Storage(e.into()))?;
-    let content_type =
-        sniff::detect(&head.concat()).map_or("application/octet-stream", |c| c.content_type());
-    cache.insert(info, content_type);
-    Ok(content_type)
-}
-
 async fn respond(
     method: &Method,
     headers: &HeaderMap,
     object: OpenObject,
-    content_type: &'static str,
 ) -> Result<Response, StreamError> {
     let info = &object.info;
     let mut response = Response::new(Body::empty());
@@ -188,7 +132,9 @@ async fn respond(
         }
     };
     let out = response.headers_mut();
-    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let content_type = HeaderValue::from_str(&object.content_type)
+        .unwrap_or(HeaderValue::from_static(OCTET_STREAM));
+    out.insert(header::CONTENT_TYPE, content_type);
     out.insert(
         header::CONTENT_LENGTH,
         HeaderValue::from(span.end - span.start),

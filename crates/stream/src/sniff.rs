@@ -1,5 +1,5 @@
 //! Recognises video containers from their first bytes, so that an upload that is not a
-//! video is refused before it is stored and playback can name the real container.
+//! video is refused before it is stored, and is stored with its real type.
 
 /// How many leading bytes a decision needs: enough for two MPEG-TS packets and the
 /// Matroska doctype.
@@ -85,24 +85,6 @@ pub fn detect(head: &[u8]) -> Option<Container> {
     None
 }
 
-/// The media type of a rendition file, from its extension.
-pub fn content_type_by_extension(name: &str) -> &'static str {
-    let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
-    match ext.to_ascii_lowercase().as_str() {
-        "m3u8" => "application/vnd.apple.mpegurl",
-        "ts" => "video/mp2t",
-        "m4s" => "video/iso.segment",
-        "mp4" | "m4v" => "video/mp4",
-        "m4a" => "audio/mp4",
-        "aac" => "audio/aac",
-        "vtt" => "text/vtt",
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "webp" => "image/webp",
-        _ => "application/octet-stream",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,16 +138,5 @@ mod tests {
         ] {
             assert_eq!(detect(&padded(bytes)), None, "{bytes:?}");
         }
-    }
-
-    #[test]
-    fn rendition_types_follow_extensions() {
-        assert_eq!(
-            content_type_by_extension("720p/index.m3u8"),
-            "application/vnd.apple.mpegurl"
-        );
-        assert_eq!(content_type_by_extension("seg-1.TS"), "video/mp2t");
-        assert_eq!(content_type_by_extension("poster.jpg"), "image/jpeg");
-        assert_eq!(content_type_by_extension("x"), "application/octet-stream");
     }
 }

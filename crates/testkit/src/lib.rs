@@ -1,7 +1,11 @@
 //! Test support shared by reel's suites: a database made for one test and dropped after
-//! it, on SQLite, MariaDB or PostgreSQL, and the Redis server the tests use. A server
-//! that does not answer fails the test with its address: these tests are never skipped.
+//! it, on SQLite, MariaDB or PostgreSQL, the Redis server the tests use, and an
+//! S3-compatible server ([`moto`]). A server that does not answer fails the test with its
+//! address: these tests are never skipped.
 #![forbid(unsafe_code)]
+
+/// An S3-compatible server (moto) for the storage tests.
+pub mod moto;
 
 use reel_core::db::{Db, DbOptions};
 use sqlx::migrate::MigrateDatabase;

@@ -178,15 +178,7 @@ impl Asset {
 
 /// The media type of a file, from its extension.
 fn content_type(path: &str) -> &'static str {
-    match path.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("css") => "text/css; charset=utf-8",
-        Some("js" | "mjs") => "text/javascript; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        Some("md") => "text/markdown; charset=utf-8",
-        Some("json") => "application/json",
-        _ => "text/plain; charset=utf-8",
-    }
+    reel_core::media_type::by_extension(path).unwrap_or("text/plain; charset=utf-8")
 }
 
 fn compressible(content_type: &str) -> bool {

@@ -2,7 +2,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::users::parse_id;
-use super::{Db, DbError, Page, PageCursor};
+use super::{Db, DbError, Page, PageCursor, TaskKind};
 use crate::domain::VideoStatus;
 use crate::ids::{UserId, VideoId};
 
@@ -195,10 +195,10 @@ impl Db {
     }
 
     /// Removes a video and its comments from every listing and, in the same transaction,
-    /// queues the removal of its files (`video_del_rec`), so nothing is lost if the
-    /// scheduler is down.
-    pub async fn delete_video(&self, id: VideoId, now_ms: i64) -> Result<(), DbError> {
-        let id = id.to_string();
+    /// queues the task that removes its files, so nothing is lost if the scheduler is
+    /// down.
+    pub async fn delete_video(&self, video: VideoId, now_ms: i64) -> Result<(), DbError> {
+        let id = video.to_string();
         let mut tx = self.pool().begin().await?;
         sqlx::query(self.sql("DELETE FROM comments WHERE video_id = ?"))
             .bind(&id)
@@ -212,20 +212,25 @@ impl Db {
         if deleted == 0 {
             return Err(DbError::NotFound);
         }
-        sqlx::query(self.sql("INSERT INTO video_del_rec (video_id, create_time) VALUES (?, ?)"))
-            .bind(&id)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
+        super::tasks::enqueue(
+            &mut tx,
+            self.backend(),
+            TaskKind::DeleteVideo,
+            video,
+            now_ms,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// Ids of videos whose files await removal, oldest first.
+    /// Ids of videos whose files await removal (their deletion task has not succeeded
+    /// yet), oldest first.
     pub async fn pending_deletions(&self, limit: u32) -> Result<Vec<VideoId>, DbError> {
-        let rows = sqlx::query(
-            self.sql("SELECT video_id FROM video_del_rec ORDER BY create_time, video_id LIMIT ?"),
-        )
+        let rows = sqlx::query(self.sql(
+            "SELECT video_id FROM tasks WHERE kind = 'delete' AND state <> 'done' \
+             ORDER BY create_time, video_id LIMIT ?",
+        ))
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;

@@ -5,7 +5,8 @@
 //! videos/{vid}/playable.mp4        the scheduler's browser-safe rendition (served first)
 //! videos/{vid}/poster.jpg          the scheduler's thumbnail
 //! videos/{vid}/hls/...             the scheduler's HLS renditions
-//! videos/{vid}/tus/{upload}/...    a resumable upload being staged
+//! videos/{vid}/...                 anything else the services keep for the video
+//!                                  (resumable uploads being staged), deleted with it
 //! outbox/process/{vid}             a "process this upload" notice not yet accepted
 //! ```
 
@@ -43,12 +44,6 @@ pub fn hls_prefix(video: VideoId) -> String {
 pub fn hls(video: VideoId, path: &str) -> Option<String> {
     let key = format!("videos/{video}/hls/{path}");
     is_valid(&key).then_some(key)
-}
-
-/// The staging prefix of resumable upload `upload` of `video`.
-pub fn resumable_staging(video: VideoId, upload: &str) -> Option<String> {
-    let key = format!("videos/{video}/tus/{upload}/");
-    is_valid(&key[..key.len() - 1]).then_some(key)
 }
 
 /// The outbox entry saying that `video` still has to be announced to the scheduler.
@@ -92,8 +87,6 @@ mod tests {
         }
         assert!(hls(v, "../../etc/passwd").is_none());
         assert!(hls(v, "").is_none());
-        assert!(resumable_staging(v, "abc").is_some());
-        assert!(resumable_staging(v, "../x").is_none());
         assert!(is_valid_prefix(&video_prefix(v)));
         assert!(!is_valid_prefix("videos"));
     }

@@ -1,57 +1,81 @@
-//! Where video bytes live: one interface over the local disk and any S3-compatible store.
+//! Where video bytes live: a thin layer over `object_store`, on the local disk
+//! (`LocalFileSystem`) or any S3-compatible store (`AmazonS3`), with a fast path for
+//! local files.
 //!
-//! Both backends give the same guarantees: an upload streams into a hidden temporary
-//! object that becomes visible under its key only when complete (a rename on disk, the
-//! completion of a multipart upload on S3), so a reader never sees half a video; and a
-//! resumable (tus) upload is staged under `videos/{vid}/tus/{upload}/` so that it can
-//! be continued by any request, at the exact offset that was stored.
+//! - **Atomic objects.** An object appears under its key only when complete: a put or a
+//!   streaming write goes to a hidden staged file renamed into place on disk, or to a
+//!   multipart upload completed on S3, so a reader never sees half a video. A write that
+//!   fails or is dropped leaves nothing behind.
+//! - **Content types.** A key with a known extension (`poster.jpg`, `hls/…/index.m3u8`)
+//!   has that extension's type ([`crate::media_type`]). Any other key (an upload's
+//!   `original`) has the type given when it was written, or [`OCTET_STREAM`]: on S3 it
+//!   is the object's own `Content-Type`; `LocalFileSystem` keeps no attributes, so on
+//!   disk it is a hidden sidecar file (`.original.type`) written just before the object
+//!   is renamed into place (so a new object never shows an old type; only a rename that
+//!   fails could leave the previous object with the new one) and removed with it. Either
+//!   way the type is decided once, at upload time, and read back with the object.
+//! - **The local fast path.** On disk an object opened for reading is an open file, read
+//!   from the page cache inline when the bytes are there; processing reads
+//!   originals where they lie and moves its outputs into place ([`Storage::local_path`],
+//!   [`Storage::put_file`]).
+//! - **Multipart uploads that outlive a request** (S3): see [`multipart`].
 
 /// The object key layout of videos and their renditions.
 pub mod keys;
-/// The local disk backend: plain files under a root directory.
-mod local;
-/// The S3 backend, on `object_store`'s `AmazonS3`.
+/// Multipart uploads continued across requests and processes (S3).
+pub mod multipart;
+
+/// The local-disk fast path: the page-cache reader, sidecar types, moves into place.
+mod disk;
+/// Reading objects.
+mod read;
+/// Building the S3 client from a URL and options.
 mod s3;
+/// Streaming writes.
+mod write;
 
 use std::io;
-use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use futures::stream::{BoxStream, Stream};
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use object_store::multipart::MultipartStore;
+use object_store::path::Path;
+use object_store::{Attribute, Attributes, ObjectMeta, ObjectStore, ObjectStoreExt, PutOptions};
+
+pub use read::OpenObject;
+pub use write::PendingPut;
 
 use crate::secret::Secret;
 
 /// A stream of an object's bytes.
 pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
 
-/// The directory under the data dir that the local backend uses by default.
+/// The type of an object whose type nobody knows.
+pub const OCTET_STREAM: &str = "application/octet-stream";
+
+/// The directory under the data dir that the local store uses by default.
 pub const DEFAULT_LOCAL_DIR: &str = "storage";
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    /// No object (or staged upload) under that key.
+    /// No object under that key.
     #[error("object not found")]
     NotFound,
-    /// A resumable append started at another offset than the stored one.
-    #[error("upload offset is {actual}, not {expected}")]
-    OffsetMismatch {
-        /// The offset the caller claimed.
-        expected: u64,
-        /// The offset actually stored.
-        actual: u64,
-    },
     /// A key that could escape its namespace; a bug in the caller.
     #[error("invalid storage key {0:?}")]
     BadKey(String),
     /// The storage URL or its options cannot be used.
     #[error("storage configuration: {0}")]
     Config(String),
-    /// A staged upload's state object cannot be read.
-    #[error("staged upload state is corrupt: {0}")]
+    /// This store cannot do that (multipart uploads on disk, for instance).
+    #[error("not supported by this store: {0}")]
+    Unsupported(&'static str),
+    /// A record this layer wrote cannot be read back.
+    #[error("corrupt storage record: {0}")]
     Corrupt(String),
     /// The local filesystem failed.
     #[error("storage i/o: {0}")]
@@ -73,8 +97,7 @@ impl From<object_store::Error> for StorageError {
 /// Why a streaming write failed: the source stream said so, or storage did.
 #[derive(Debug, thiserror::Error)]
 pub enum PutError<E> {
-    /// The source stream yielded this error; what it yielded before is kept or discarded
-    /// as the operation documents.
+    /// The source stream yielded this error; nothing was stored.
     #[error("upload source: {0}")]
     Source(E),
     /// Storage failed.
@@ -85,25 +108,13 @@ pub enum PutError<E> {
 /// What storage knows about a stored object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
-    /// The object's key.
     pub key: String,
-    /// Its size in bytes.
     pub size: u64,
-    /// When it was stored, from the backend (file mtime, S3 `Last-Modified`).
+    /// From the store: the file's mtime, or S3's `Last-Modified`.
     pub last_modified: SystemTime,
-    /// A strong entity tag, quoted, that changes whenever the bytes do and survives restarts.
+    /// A strong entity tag, quoted, that changes whenever the bytes do and survives
+    /// restarts: inode, mtime and size on disk, the object's ETag on S3.
     pub etag: String,
-}
-
-/// The state of a staged resumable upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResumableStatus {
-    /// The total length declared at creation.
-    pub length: u64,
-    /// How many bytes are durably staged.
-    pub offset: u64,
-    /// The client's metadata, as given at creation (tus `Upload-Metadata`).
-    pub metadata: String,
 }
 
 /// Which store to use and how to reach it.
@@ -126,111 +137,34 @@ pub struct StorageOptions {
 /// The storage handle shared by every request: cheap to clone.
 #[derive(Clone)]
 pub struct Storage {
-    /// The backend behind the one interface.
-    backend: Arc<Backend>,
+    inner: Arc<Inner>,
 }
 
-/// The two backends; an enum rather than a trait object so that generic streaming
-/// methods need no boxing.
-enum Backend {
-    /// Files under a directory.
-    Local(local::LocalDisk),
-    /// An S3-compatible bucket.
-    S3(s3::S3Store),
-}
-
-/// An upload in progress into a hidden temporary object; dropping it without
-/// [`PendingPut::commit`] removes the temporary object.
-pub struct PendingPut {
-    /// The backend's half of the upload.
-    inner: PendingInner,
-}
-
-/// The backend's half of a [`PendingPut`].
-enum PendingInner {
-    /// A temp file that will be renamed.
-    Local(local::LocalPending),
-    /// A multipart upload that will be completed.
-    S3(s3::S3Pending),
-}
-
-impl PendingPut {
-    /// Appends bytes; they are buffered and written in large blocks.
-    pub async fn write(&mut self, bytes: Bytes) -> Result<(), StorageError> {
-        match &mut self.inner {
-            PendingInner::Local(p) => p.write(bytes).await,
-            PendingInner::S3(p) => p.write(bytes).await,
-        }
-    }
-
-    /// Bytes written so far.
-    pub fn written(&self) -> u64 {
-        match &self.inner {
-            PendingInner::Local(p) => p.written(),
-            PendingInner::S3(p) => p.written(),
-        }
-    }
-
-    /// Makes the object visible under its key, atomically replacing any previous one.
-    pub async fn commit(self) -> Result<(), StorageError> {
-        match self.inner {
-            PendingInner::Local(p) => p.commit().await,
-            PendingInner::S3(p) => p.commit().await,
-        }
-    }
-
-    /// Discards the temporary object now rather than at drop.
-    pub async fn abort(self) {
-        match self.inner {
-            PendingInner::Local(p) => p.abort().await,
-            PendingInner::S3(p) => p.abort().await,
-        }
-    }
-}
-
-/// An object opened for reading: its metadata now, its bytes on demand. On disk the
-/// file is already open, so a playback costs one blocking call to open and stat and then
-/// only the reads.
-pub struct OpenObject {
-    /// What storage knows about it.
-    pub info: ObjectInfo,
-    /// Where its bytes come from.
-    source: OpenSource,
-}
-
-/// Where an [`OpenObject`]'s bytes come from.
-enum OpenSource {
-    /// An open file.
-    File(std::fs::File),
-    /// A remote store, read by key.
-    Store(Storage),
-}
-
-impl OpenObject {
-    /// Streams bytes `range`, which must lie within the object's size.
-    pub async fn read_range(self, range: Range<u64>) -> Result<ByteStream, StorageError> {
-        match self.source {
-            OpenSource::File(file) => Ok(local::file_stream(file, range)),
-            OpenSource::Store(storage) => storage.read_range(&self.info.key, range).await,
-        }
-    }
+struct Inner {
+    store: Arc<dyn ObjectStore>,
+    /// The same bucket through S3's multipart API; `None` on disk.
+    multipart: Option<Arc<dyn MultipartStore>>,
+    /// The local fast path; `None` on S3.
+    disk: Option<disk::Disk>,
+    /// The size of a streaming write's blocks (S3 parts, or disk writes).
+    block_size: usize,
+    /// For logs: the root directory, or the bucket and prefix.
+    description: String,
 }
 
 impl Storage {
     /// Opens the store that `options` names, creating the local root if needed.
     pub async fn open(options: &StorageOptions) -> Result<Self, StorageError> {
-        let backend = match options.url.as_deref() {
-            None => Backend::Local(
-                local::LocalDisk::open(options.data_dir.join(DEFAULT_LOCAL_DIR)).await?,
-            ),
+        let inner = match options.url.as_deref() {
+            None => local(options.data_dir.join(DEFAULT_LOCAL_DIR)).await?,
             Some(url) if url.starts_with("file://") => {
                 let path = url::Url::parse(url)
                     .ok()
                     .and_then(|u| u.to_file_path().ok())
                     .ok_or_else(|| StorageError::Config(format!("bad file URL {url:?}")))?;
-                Backend::Local(local::LocalDisk::open(path).await?)
+                local(path).await?
             }
-            Some(url) if url.starts_with("s3://") => Backend::S3(s3::S3Store::open(url, options)?),
+            Some(url) if url.starts_with("s3://") => s3::open(url, options)?,
             Some(url) => {
                 return Err(StorageError::Config(format!(
                     "storage URL {url:?} must start with file:// or s3://"
@@ -238,304 +172,187 @@ impl Storage {
             }
         };
         Ok(Self {
-            backend: Arc::new(backend),
+            inner: Arc::new(inner),
         })
     }
 
     /// A short description for logs, without credentials.
     pub fn describe(&self) -> String {
-        match &*self.backend {
-            Backend::Local(l) => format!("local disk {}", l.root().display()),
-            Backend::S3(s) => s.describe(),
-        }
+        self.inner.description.clone()
+    }
+
+    /// Where the object under `key` lives on local disk; `None` on S3.
+    pub fn local_path(&self, key: &str) -> Option<PathBuf> {
+        let path = object_path(key).ok()?;
+        self.inner.disk.as_ref()?.file_of(&path)
+    }
+
+    /// A directory for working files that [`Storage::put_file`] can move into place
+    /// without copying (the same filesystem as the objects); `None` on S3, where any
+    /// directory will do.
+    pub fn scratch_dir(&self) -> Option<PathBuf> {
+        self.inner.disk.as_ref().map(disk::Disk::scratch_dir)
     }
 
     /// The object's size, date and tag, or `None` when there is no such object.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
-        check_key(key)?;
-        match &*self.backend {
-            Backend::Local(l) => l.head(key).await,
-            Backend::S3(s) => s.head(key).await,
+        match self.inner.store.head(&object_path(key)?).await {
+            Ok(meta) => Ok(Some(info(key.to_owned(), &meta))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
         }
     }
 
-    /// Opens the first of `keys` that exists, or `None` when none does.
-    pub async fn open_first(&self, keys: &[String]) -> Result<Option<OpenObject>, StorageError> {
-        for key in keys {
-            check_key(key)?;
-        }
-        match &*self.backend {
-            Backend::Local(l) => {
-                Ok(l.open_first(keys.to_vec())
-                    .await?
-                    .map(|(info, file)| OpenObject {
-                        info,
-                        source: OpenSource::File(file),
-                    }))
-            }
-            Backend::S3(s) => {
-                for key in keys {
-                    if let Some(info) = s.head(key).await? {
-                        return Ok(Some(OpenObject {
-                            info,
-                            source: OpenSource::Store(self.clone()),
-                        }));
-                    }
-                }
-                Ok(None)
-            }
-        }
-    }
-
-    /// Streams bytes `range` of the object; the range must lie within its size.
-    pub async fn read_range(
-        &self,
-        key: &str,
-        range: Range<u64>,
-    ) -> Result<ByteStream, StorageError> {
-        check_key(key)?;
-        match &*self.backend {
-            Backend::Local(l) => l.read_range(key, range).await,
-            Backend::S3(s) => s.read_range(key, range).await,
-        }
-    }
-
-    /// Reads a whole small object (state files, test fixtures).
+    /// Reads a whole small object (notes, records, test fixtures).
     pub async fn read_small(&self, key: &str) -> Result<Bytes, StorageError> {
-        check_key(key)?;
-        match &*self.backend {
-            Backend::Local(l) => l.read_small(key).await,
-            Backend::S3(s) => s.read_small(key).await,
-        }
+        let got = self.inner.store.get(&object_path(key)?).await?;
+        Ok(got.bytes().await?)
     }
 
     /// Stores a small object in one request, visible atomically.
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), StorageError> {
-        check_key(key)?;
-        match &*self.backend {
-            Backend::Local(l) => l.put(key, bytes).await,
-            Backend::S3(s) => s.put(key, bytes).await,
-        }
-    }
-
-    /// Starts a streaming upload into a hidden temporary object destined for `key`.
-    pub async fn begin_put(&self, key: &str) -> Result<PendingPut, StorageError> {
-        check_key(key)?;
-        let inner = match &*self.backend {
-            Backend::Local(l) => PendingInner::Local(l.begin_put(key).await?),
-            Backend::S3(s) => PendingInner::S3(s.begin_put(key).await?),
+        let path = object_path(key)?;
+        let content_type = write::type_of(key, None);
+        self.before_commit(key, content_type).await?;
+        let options = PutOptions {
+            attributes: self.attributes(content_type),
+            ..PutOptions::default()
         };
-        Ok(PendingPut { inner })
-    }
-
-    /// Streams `source` into `key`: visible only if the whole stream was stored, and
-    /// nothing left behind otherwise. Returns the number of bytes stored.
-    pub async fn put_stream<S, E>(&self, key: &str, source: S) -> Result<u64, PutError<E>>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send,
-    {
-        use futures::StreamExt;
-        let mut pending = self.begin_put(key).await?;
-        let mut source = std::pin::pin!(source);
-        while let Some(item) = source.next().await {
-            match item {
-                Ok(bytes) => {
-                    if let Err(e) = pending.write(bytes).await {
-                        pending.abort().await;
-                        return Err(e.into());
-                    }
-                }
-                Err(e) => {
-                    pending.abort().await;
-                    return Err(PutError::Source(e));
-                }
-            }
-        }
-        let written = pending.written();
-        pending.commit().await?;
-        Ok(written)
+        self.inner
+            .store
+            .put_opts(&path, bytes.into(), options)
+            .await?;
+        Ok(())
     }
 
     /// Deletes one object; deleting a missing object succeeds.
     pub async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        check_key(key)?;
-        match &*self.backend {
-            Backend::Local(l) => l.delete(key).await,
-            Backend::S3(s) => s.delete(key).await,
+        let path = object_path(key)?;
+        match self.inner.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
+        if let Some(disk) = &self.inner.disk {
+            disk.record_type(&self.inner.store, key, None).await?;
+        }
+        Ok(())
     }
 
-    /// Deletes every object under `prefix` (empty or ending in `/`); returns how many.
+    /// Deletes every object under `prefix` (a valid key followed by `/`), and aborts the
+    /// multipart uploads recorded there; returns how many objects there were.
     pub async fn delete_prefix(&self, prefix: &str) -> Result<u64, StorageError> {
-        check_prefix(prefix)?;
-        match &*self.backend {
-            Backend::Local(l) => l.delete_prefix(prefix).await,
-            Backend::S3(s) => s.delete_prefix(prefix).await,
+        let folder = prefix
+            .strip_suffix('/')
+            .ok_or_else(|| StorageError::BadKey(prefix.to_owned()))?;
+        let folder = object_path(folder)?;
+        let listed = self.list_prefix(prefix).await?;
+        let count = listed.len() as u64;
+        if let Some(disk) = &self.inner.disk {
+            // Sidecars and the staged files of writes cut off by a crash go too.
+            disk.remove_tree(&folder).await?;
+            return Ok(count);
         }
+        for record in listed.iter().filter(|o| multipart::is_record(&o.key)) {
+            self.abort_recorded(&record.key).await?;
+        }
+        let paths = listed
+            .iter()
+            .map(|o| object_path(&o.key))
+            .collect::<Result<Vec<_>, _>>()?;
+        let locations = futures::stream::iter(paths.into_iter().map(Ok)).boxed();
+        self.inner
+            .store
+            .delete_stream(locations)
+            .try_for_each(|_| async { Ok(()) })
+            .await?;
+        Ok(count)
     }
 
     /// Every object under `prefix` (empty or ending in `/`), sorted by key.
     pub async fn list_prefix(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StorageError> {
-        check_prefix(prefix)?;
-        let mut list = match &*self.backend {
-            Backend::Local(l) => l.list_prefix(prefix).await?,
-            Backend::S3(s) => s.list_prefix(prefix).await?,
+        if !keys::is_valid_prefix(prefix) {
+            return Err(StorageError::BadKey(prefix.to_owned()));
+        }
+        let base = match prefix.strip_suffix('/') {
+            Some(dir) => Some(object_path(dir)?),
+            None => None,
         };
+        let metas: Vec<ObjectMeta> = self.inner.store.list(base.as_ref()).try_collect().await?;
+        let mut list: Vec<ObjectInfo> = metas
+            .iter()
+            .filter(|m| keys::is_valid(m.location.as_ref()))
+            .map(|m| info(m.location.to_string(), m))
+            .collect();
         list.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(list)
     }
 
-    /// Creates a resumable upload staged under `staging` (a prefix ending in `/`) that
-    /// will become `final_key` when all `length` bytes are stored.
-    pub async fn resumable_create(
-        &self,
-        staging: &str,
-        final_key: &str,
-        length: u64,
-        metadata: &str,
-    ) -> Result<(), StorageError> {
-        check_prefix(staging)?;
-        check_key(final_key)?;
-        match &*self.backend {
-            Backend::Local(l) => {
-                l.resumable_create(staging, final_key, length, metadata)
-                    .await
+    /// The attributes a write of `content_type` stores: S3 keeps the type with the
+    /// object; `LocalFileSystem` refuses attributes (hence the sidecar).
+    fn attributes(&self, content_type: &str) -> Attributes {
+        let mut attributes = Attributes::new();
+        if self.inner.disk.is_none() {
+            attributes.insert(Attribute::ContentType, content_type.to_owned().into());
+        }
+        attributes
+    }
+
+    /// What must be in place before an object becomes visible under `key`: on disk, the
+    /// sidecar that records its type (none for [`OCTET_STREAM`]).
+    async fn before_commit(&self, key: &str, content_type: &str) -> Result<(), StorageError> {
+        match &self.inner.disk {
+            Some(disk) => {
+                let recorded = (content_type != OCTET_STREAM).then_some(content_type);
+                disk.record_type(&self.inner.store, key, recorded).await
             }
-            Backend::S3(s) => {
-                s.resumable_create(staging, final_key, length, metadata)
-                    .await
-            }
-        }
-    }
-
-    /// The declared length and stored offset of a staged upload, `None` if there is none.
-    pub async fn resumable_status(
-        &self,
-        staging: &str,
-    ) -> Result<Option<ResumableStatus>, StorageError> {
-        check_prefix(staging)?;
-        match &*self.backend {
-            Backend::Local(l) => l.resumable_status(staging).await,
-            Backend::S3(s) => s.resumable_status(staging).await,
-        }
-    }
-
-    /// Appends `source` at `offset`, which must be the stored offset. Every byte the
-    /// source yields is kept, even when it then fails (a client that went away resumes
-    /// from there). Returns the new offset. The caller must serialise appends to one upload.
-    pub async fn resumable_append<S, E>(
-        &self,
-        staging: &str,
-        offset: u64,
-        source: S,
-    ) -> Result<u64, PutError<E>>
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send,
-    {
-        check_prefix(staging)?;
-        match &*self.backend {
-            Backend::Local(l) => l.resumable_append(staging, offset, source).await,
-            Backend::S3(s) => s.resumable_append(staging, offset, source).await,
-        }
-    }
-
-    /// The first `len` staged bytes (fewer if fewer are stored); only valid while the
-    /// offset is below 5 MiB, which is all that content sniffing needs.
-    pub async fn resumable_read_prefix(
-        &self,
-        staging: &str,
-        len: u64,
-    ) -> Result<Bytes, StorageError> {
-        check_prefix(staging)?;
-        match &*self.backend {
-            Backend::Local(l) => l.resumable_read_prefix(staging, len).await,
-            Backend::S3(s) => s.resumable_read_prefix(staging, len).await,
-        }
-    }
-
-    /// Makes a fully staged upload visible under its final key and removes the staging.
-    pub async fn resumable_commit(&self, staging: &str) -> Result<(), StorageError> {
-        check_prefix(staging)?;
-        match &*self.backend {
-            Backend::Local(l) => l.resumable_commit(staging).await,
-            Backend::S3(s) => s.resumable_commit(staging).await,
-        }
-    }
-
-    /// Discards a staged upload; discarding a missing one succeeds.
-    pub async fn resumable_delete(&self, staging: &str) -> Result<(), StorageError> {
-        check_prefix(staging)?;
-        match &*self.backend {
-            Backend::Local(l) => l.resumable_delete(staging).await,
-            Backend::S3(s) => s.resumable_delete(staging).await,
+            None => Ok(()),
         }
     }
 }
 
-fn check_key(key: &str) -> Result<(), StorageError> {
+/// Every file under the directory `dir`, as `/`-separated paths relative to it, sorted:
+/// for working directories that are not a store.
+pub async fn files_under(dir: &std::path::Path) -> Result<Vec<String>, StorageError> {
+    let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)?;
+    let metas: Vec<ObjectMeta> = fs.list(None).try_collect().await?;
+    let mut files: Vec<String> = metas.iter().map(|m| m.location.to_string()).collect();
+    files.sort();
+    Ok(files)
+}
+
+async fn local(root: PathBuf) -> Result<Inner, StorageError> {
+    let disk = disk::Disk::open(root).await?;
+    Ok(Inner {
+        store: disk.store(),
+        multipart: None,
+        description: format!("local disk {}", disk.root().display()),
+        disk: Some(disk),
+        block_size: disk::WRITE_BLOCK,
+    })
+}
+
+/// The object path of a valid key.
+fn object_path(key: &str) -> Result<Path, StorageError> {
     if keys::is_valid(key) {
-        Ok(())
+        Path::parse(key).map_err(|_| StorageError::BadKey(key.to_owned()))
     } else {
         Err(StorageError::BadKey(key.to_owned()))
     }
 }
 
-fn check_prefix(prefix: &str) -> Result<(), StorageError> {
-    if keys::is_valid_prefix(prefix) {
-        Ok(())
-    } else {
-        Err(StorageError::BadKey(prefix.to_owned()))
+fn info(key: String, meta: &ObjectMeta) -> ObjectInfo {
+    let etag = match &meta.e_tag {
+        Some(tag) => format!("\"{}\"", tag.trim_start_matches("W/").trim_matches('"')),
+        None => format!(
+            "\"{:x}-{:x}\"",
+            meta.size,
+            meta.last_modified.timestamp_nanos_opt().unwrap_or(0)
+        ),
+    };
+    ObjectInfo {
+        key,
+        size: meta.size,
+        last_modified: meta.last_modified.into(),
+        etag,
     }
-}
-
-/// The state of a staged resumable upload, kept as JSON next to its bytes.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct StagedState {
-    /// Where the bytes go when complete.
-    final_key: String,
-    /// The declared total length.
-    length: u64,
-    /// The client's metadata.
-    metadata: String,
-    /// S3 only: the multipart upload receiving full parts, once one was needed.
-    #[serde(default)]
-    multipart_id: Option<String>,
-    /// S3 only: the parts stored so far, in order.
-    #[serde(default)]
-    parts: Vec<String>,
-    /// S3 only: bytes in the stored parts.
-    #[serde(default)]
-    parts_bytes: u64,
-    /// S3 only: bytes in the tail object that does not fill a part yet.
-    #[serde(default)]
-    tail_len: u64,
-}
-
-impl StagedState {
-    /// The state of a new upload of `length` bytes to `final_key`, nothing stored yet.
-    fn new(final_key: &str, length: u64, metadata: &str) -> Self {
-        Self {
-            final_key: final_key.to_owned(),
-            length,
-            metadata: metadata.to_owned(),
-            multipart_id: None,
-            parts: Vec::new(),
-            parts_bytes: 0,
-            tail_len: 0,
-        }
-    }
-
-    fn parse(bytes: &[u8]) -> Result<Self, StorageError> {
-        serde_json::from_slice(bytes).map_err(|e| StorageError::Corrupt(e.to_string()))
-    }
-
-    fn to_bytes(&self) -> Bytes {
-        Bytes::from(serde_json::to_vec(self).expect("state serialises"))
-    }
-}
-
-/// A quoted strong entity tag from a backend's tag, whatever its quoting.
-fn strong_etag(raw: &str) -> String {
-    let bare = raw.trim_start_matches("W/").trim_matches('"');
-    format!("\"{bare}\"")
 }

@@ -11,18 +11,19 @@ use reel_core::db::{ClaimedTask, Db, TaskKind};
 use reel_core::storage::Storage;
 
 use crate::ffmpeg::Ffmpeg;
-use crate::runner::{Execute, Outcome};
+use crate::runner::{Execute, TaskOutcome};
 
 /// The executor of reel's tasks: what they need, and which code runs each kind.
 #[derive(Clone)]
 pub struct Tasks {
-    /// Videos and deletion records.
+    /// Videos and their tasks.
     pub(crate) db: Db,
     /// Video files.
     pub(crate) storage: Storage,
     /// ffmpeg, when it works on this machine.
     pub(crate) ffmpeg: Option<Ffmpeg>,
-    /// Where processing keeps its working files.
+    /// Where processing keeps its working files when storage is S3 (on local disk they
+    /// live beside the store, so that outputs move into place without a copy).
     pub(crate) work_dir: PathBuf,
 }
 
@@ -40,7 +41,7 @@ impl Tasks {
 }
 
 impl Execute for Tasks {
-    async fn execute(&self, task: &ClaimedTask) -> Outcome {
+    async fn execute(&self, task: &ClaimedTask) -> TaskOutcome {
         match task.kind {
             TaskKind::DeleteVideo => delete::run(self, task.video_id).await,
             TaskKind::ProcessVideo => process::run(self, task.video_id).await,

@@ -23,7 +23,7 @@ async fn the_apis_deletions_remove_every_object_then_the_record() {
         keys::hls(video, "360p/seg_000.ts").unwrap(),
         format!(
             "{}state.json",
-            keys::resumable_staging(video, "abc").unwrap()
+            reel_stream::tus::staging::staging_prefix(video, "abc").unwrap()
         ),
         keys::original(other),
     ];

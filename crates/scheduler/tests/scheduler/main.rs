@@ -3,7 +3,10 @@
 mod delete;
 mod helpers;
 mod intake;
+mod mem_queue;
+mod migrations;
 mod process;
+mod process_storage;
 mod queue;
 mod reconcile;
 mod runner;

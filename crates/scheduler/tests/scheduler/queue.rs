@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use reel_core::db::{Db, TaskKind, TaskState};
+use reel_core::db::{Db, DbError, TaskKind, TaskState};
 use reel_core::ids::VideoId;
 
 use crate::helpers::new_video;
@@ -17,7 +17,7 @@ crate::db_tests!(
     writes_need_the_current_lease,
     retries_wait_and_releases_do_not_count,
     concurrent_claims_never_share_a_task,
-    deletion_records_become_tasks_once,
+    deleting_a_video_queues_its_deletion_task_once,
     reconciliation_queries_find_what_was_missed,
 );
 
@@ -219,16 +219,36 @@ async fn concurrent_claims_never_share_a_task(db: &Db) {
     assert_eq!(seen.len(), 60, "every task was claimed");
 }
 
-async fn deletion_records_become_tasks_once(db: &Db) {
+async fn deleting_a_video_queues_its_deletion_task_once(db: &Db) {
     let video = new_video(db).await;
     db.delete_video(video, T0).await.unwrap();
-    db.add_deletion_record(video, T0 + 1).await.unwrap();
-    assert_eq!(db.unqueued_deletions(10).await.unwrap(), [video]);
-    db.enqueue_task(TaskKind::DeleteVideo, video, T0)
-        .await
-        .unwrap();
-    assert!(db.unqueued_deletions(10).await.unwrap().is_empty());
-    db.remove_deletion_record(video).await.unwrap();
+    let task = db.task(TaskKind::DeleteVideo, video).await.unwrap();
+    assert_eq!((task.state, task.due_at), (TaskState::Pending, T0));
+    assert_eq!(db.pending_deletions(10).await.unwrap(), [video]);
+    assert!(matches!(
+        db.delete_video(video, T0 + 1).await,
+        Err(DbError::NotFound)
+    ));
+    let unknown = VideoId::random();
+    assert!(matches!(
+        db.delete_video(unknown, T0).await,
+        Err(DbError::NotFound)
+    ));
+    assert_eq!(
+        db.tasks(None, 10).await.unwrap().len(),
+        1,
+        "one task, one fact"
+    );
+
+    let claimed = db.claim_tasks("a", 5, T0, T0 + 100).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].video_id, video);
+    assert_eq!(
+        db.pending_deletions(10).await.unwrap(),
+        [video],
+        "until done"
+    );
+    assert!(db.complete_task(&claimed[0], T0 + 1).await.unwrap());
     assert!(db.pending_deletions(10).await.unwrap().is_empty());
 }
 

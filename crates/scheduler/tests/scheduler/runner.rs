@@ -2,19 +2,20 @@
 //! wake-up, backoff, lease renewal and takeover, and shutdown, all in virtual time.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reel_core::clock::{Clock, SharedClock};
-use reel_core::db::{ClaimedTask, DbError, TaskKind, TaskState};
-use reel_core::ids::VideoId;
+use reel_core::db::{ClaimedTask, TaskState};
 use reel_scheduler::queue::TaskQueue;
-use reel_scheduler::runner::{Execute, Outcome, RetryPolicy, Runner, RunnerSettings};
+use reel_scheduler::runner::{Execute, RetryPolicy, Runner, RunnerSettings, TaskOutcome};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::mem_queue::MemQueue;
 
 /// Wall time that follows tokio's (paused) clock.
 struct TokioClock {
@@ -28,159 +29,6 @@ impl Clock for TokioClock {
     }
 }
 
-/// A task in [`MemQueue`].
-#[derive(Debug, Clone)]
-struct MemTask {
-    /// Its id.
-    id: Uuid,
-    /// Where it is in its life.
-    state: TaskState,
-    /// Claims so far.
-    attempts: u32,
-    /// When it may next be claimed.
-    due_at: i64,
-    /// The current lease.
-    token: Option<Uuid>,
-    /// Why the last attempt failed.
-    last_error: Option<String>,
-}
-
-/// The queue's semantics in memory, with counters.
-#[derive(Default)]
-struct MemQueue {
-    /// The tasks.
-    tasks: Mutex<Vec<MemTask>>,
-    /// Claim rounds so far.
-    claims: AtomicUsize,
-    /// Lease renewals so far.
-    extensions: AtomicUsize,
-    /// Answers every renewal with "lease lost".
-    refuse_extensions: AtomicBool,
-}
-
-impl MemQueue {
-    fn add(&self, due_at: i64) -> Uuid {
-        let id = Uuid::new_v4();
-        self.tasks.lock().unwrap().push(MemTask {
-            id,
-            state: TaskState::Pending,
-            attempts: 0,
-            due_at,
-            token: None,
-            last_error: None,
-        });
-        id
-    }
-
-    fn get(&self, id: Uuid) -> MemTask {
-        self.tasks
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|t| t.id == id)
-            .cloned()
-            .unwrap()
-    }
-
-    /// Applies `change` if `task` holds the current lease.
-    fn settle(&self, task: &ClaimedTask, change: impl FnOnce(&mut MemTask)) -> bool {
-        let mut tasks = self.tasks.lock().unwrap();
-        match tasks
-            .iter_mut()
-            .find(|t| t.id == task.id && t.token == Some(task.lease_token))
-        {
-            Some(t) => {
-                change(t);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-impl TaskQueue for MemQueue {
-    async fn claim(
-        &self,
-        _owner: &str,
-        limit: u32,
-        now_ms: i64,
-        lease_until_ms: i64,
-    ) -> Result<Vec<ClaimedTask>, DbError> {
-        self.claims.fetch_add(1, Ordering::SeqCst);
-        let mut tasks = self.tasks.lock().unwrap();
-        tasks.sort_by_key(|t| t.due_at);
-        let token = Uuid::new_v4();
-        Ok(tasks
-            .iter_mut()
-            .filter(|t| matches!(t.state, TaskState::Pending | TaskState::Running))
-            .filter(|t| t.due_at <= now_ms)
-            .take(limit as usize)
-            .map(|t| {
-                t.state = TaskState::Running;
-                t.attempts += 1;
-                t.due_at = lease_until_ms;
-                t.token = Some(token);
-                ClaimedTask {
-                    id: t.id,
-                    kind: TaskKind::DeleteVideo,
-                    video_id: VideoId::random(),
-                    attempts: t.attempts,
-                    last_error: t.last_error.clone(),
-                    lease_token: token,
-                    lease_until: lease_until_ms,
-                }
-            })
-            .collect())
-    }
-
-    async fn extend(&self, task: &ClaimedTask, until_ms: i64, _now: i64) -> Result<bool, DbError> {
-        self.extensions.fetch_add(1, Ordering::SeqCst);
-        if self.refuse_extensions.load(Ordering::SeqCst) {
-            return Ok(false);
-        }
-        Ok(self.settle(task, |t| t.due_at = until_ms))
-    }
-
-    async fn complete(&self, task: &ClaimedTask, _now: i64) -> Result<bool, DbError> {
-        Ok(self.settle(task, |t| {
-            t.state = TaskState::Done;
-            t.token = None;
-        }))
-    }
-
-    async fn retry(
-        &self,
-        task: &ClaimedTask,
-        due_ms: i64,
-        reason: &str,
-        _now: i64,
-    ) -> Result<bool, DbError> {
-        Ok(self.settle(task, |t| {
-            t.state = TaskState::Pending;
-            t.due_at = due_ms;
-            t.last_error = Some(reason.to_owned());
-            t.token = None;
-        }))
-    }
-
-    async fn fail(&self, task: &ClaimedTask, reason: &str, _now: i64) -> Result<bool, DbError> {
-        Ok(self.settle(task, |t| {
-            t.state = TaskState::Failed;
-            t.last_error = Some(reason.to_owned());
-            t.token = None;
-        }))
-    }
-
-    async fn release(&self, task: &ClaimedTask, now: i64) -> Result<bool, DbError> {
-        Ok(self.settle(task, |t| {
-            t.state = TaskState::Pending;
-            t.attempts -= 1;
-            t.due_at = now;
-            t.token = None;
-        }))
-    }
-}
-
 /// An executor that takes `work` (or a per-task time) and answers what `decide` says
 /// for each attempt, recording when each run started.
 struct Script {
@@ -191,7 +39,7 @@ struct Script {
     /// Tasks whose runs take longer.
     slow: Mutex<HashMap<Uuid, Duration>>,
     /// The outcome of each attempt.
-    decide: Box<dyn Fn(u32) -> Outcome + Send + Sync>,
+    decide: Box<dyn Fn(u32) -> TaskOutcome + Send + Sync>,
     /// Each run's task and start.
     runs: Mutex<Vec<(Uuid, Duration)>>,
     /// Runs dropped before they finished.
@@ -201,7 +49,7 @@ struct Script {
 }
 
 impl Script {
-    fn new(work: Duration, decide: impl Fn(u32) -> Outcome + Send + Sync + 'static) -> Self {
+    fn new(work: Duration, decide: impl Fn(u32) -> TaskOutcome + Send + Sync + 'static) -> Self {
         Self {
             start: Instant::now(),
             work,
@@ -241,7 +89,7 @@ impl Drop for StopGuard<'_> {
 }
 
 impl Execute for Script {
-    async fn execute(&self, task: &ClaimedTask) -> Outcome {
+    async fn execute(&self, task: &ClaimedTask) -> TaskOutcome {
         self.runs
             .lock()
             .unwrap()
@@ -330,7 +178,7 @@ async fn retries_back_off_exponentially_then_the_task_stays_failed() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
     let script = Arc::new(Script::new(Duration::ZERO, |_| {
-        Outcome::Retry("storage down".into())
+        TaskOutcome::Retry("storage down".into())
     }));
     let id = queue.add(clock.now_ms());
     let mut s = settings();
@@ -359,7 +207,7 @@ async fn retries_back_off_exponentially_then_the_task_stays_failed() {
 async fn the_dispatcher_sleeps_until_its_tick_or_a_wake_up() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::ZERO, |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::ZERO, |_| TaskOutcome::Done));
     let runner = start(&queue, &script, settings(), &clock);
     tokio::time::sleep(Duration::from_millis(10_500)).await;
     // One claim at start and one per second: no busy loop.
@@ -381,7 +229,7 @@ async fn the_dispatcher_sleeps_until_its_tick_or_a_wake_up() {
 async fn a_backlog_drains_without_waiting_for_ticks() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::from_secs(1), |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::from_secs(1), |_| TaskOutcome::Done));
     let ids: Vec<Uuid> = (0..10).map(|_| queue.add(clock.now_ms())).collect();
     let mut s = settings();
     s.tick = Duration::from_secs(3600);
@@ -400,7 +248,7 @@ async fn a_backlog_drains_without_waiting_for_ticks() {
 async fn leases_are_renewed_so_a_long_task_runs_once() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::from_secs(10), |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::from_secs(10), |_| TaskOutcome::Done));
     let id = queue.add(clock.now_ms());
     let mut s = settings();
     s.lease = Duration::from_secs(3);
@@ -419,7 +267,7 @@ async fn leases_are_renewed_so_a_long_task_runs_once() {
 async fn a_dead_schedulers_task_is_taken_over_when_its_lease_expires() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::ZERO, |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::ZERO, |_| TaskOutcome::Done));
     let id = queue.add(clock.now_ms());
     // Another scheduler claims it for 5 s and dies.
     let now = clock.now_ms();
@@ -446,7 +294,7 @@ async fn a_dead_schedulers_task_is_taken_over_when_its_lease_expires() {
 async fn a_task_claimed_past_its_last_attempt_fails_without_running() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::ZERO, |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::ZERO, |_| TaskOutcome::Done));
     let id = queue.add(clock.now_ms());
     let now = clock.now_ms();
     // Its last allowed attempt was claimed by a scheduler that died.
@@ -477,7 +325,7 @@ async fn a_permanent_failure_is_not_retried() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
     let script = Arc::new(Script::new(Duration::ZERO, |_| {
-        Outcome::Fail("not a video".into())
+        TaskOutcome::Fail("not a video".into())
     }));
     let id = queue.add(clock.now_ms());
     let runner = start(&queue, &script, settings(), &clock);
@@ -497,7 +345,7 @@ async fn a_permanent_failure_is_not_retried() {
 async fn losing_the_lease_stops_the_work() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::from_secs(10), |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::from_secs(10), |_| TaskOutcome::Done));
     let id = queue.add(clock.now_ms());
     queue.refuse_extensions.store(true, Ordering::SeqCst);
     let mut s = settings();
@@ -517,7 +365,7 @@ async fn losing_the_lease_stops_the_work() {
 async fn shutdown_finishes_short_tasks_and_hands_back_long_ones() {
     let clock = clock();
     let queue = Arc::new(MemQueue::default());
-    let script = Arc::new(Script::new(Duration::from_secs(1), |_| Outcome::Done));
+    let script = Arc::new(Script::new(Duration::from_secs(1), |_| TaskOutcome::Done));
     let short = queue.add(clock.now_ms());
     let long = queue.add(clock.now_ms());
     script

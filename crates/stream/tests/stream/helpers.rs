@@ -1,136 +1,70 @@
 //! Test harness: a stream server on 127.0.0.1:0 over a fresh temp dir or a fresh prefix
 //! of a real S3-compatible server (moto, started once per test binary).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::TryStreamExt;
 use reel_core::clock::ManualClock;
 use reel_core::ids::{UserId, VideoId};
-use reel_core::secret::Secret;
 use reel_core::signing::{SigningKey, UploadGrant};
 use reel_core::storage::{Storage, StorageOptions};
 use reel_stream::{Config, StreamState, UploadNotifier};
+use reel_testkit::moto;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Where a test's bytes live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub enum Store {
     /// A temp dir.
     Local,
     /// A fresh prefix in the moto bucket.
     S3,
 }
 
-/// The bucket every S3 test uses, each under its own prefix.
-pub const BUCKET: &str = "reel-test";
 /// The clock's start: far from zero so expiry arithmetic is realistic.
 pub const T0: i64 = 1_750_000_000_000;
 
-/// The moto server shared by the test binary; it exits when this process does, because
-/// its launcher waits on a stdin pipe that closes with us.
-pub struct Moto {
-    /// The launcher process.
-    _child: Child,
-    /// `http://127.0.0.1:PORT`.
-    pub endpoint: String,
-}
-
-/// Starts moto once. Fails (never skips) when it is not installed.
-pub fn moto() -> &'static Moto {
-    static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| {
-        let python = std::env::var("REEL_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        // Moto's output goes to a log file, never to a pipe nobody reads: a full pipe
-        // would block the server mid-test.
-        let log_path = std::env::temp_dir().join(format!("reel-moto-{}.log", std::process::id()));
-        let log = std::fs::File::create(&log_path).expect("moto log file");
-        let launcher = "import os, sys\n\
-            from moto.server import ThreadedMotoServer\n\
-            s = ThreadedMotoServer(ip_address='127.0.0.1', port=0, verbose=False)\n\
-            s.start()\n\
-            print(s.get_host_and_port()[1], flush=True)\n\
-            os.dup2(2, 1)\n\
-            sys.stdin.read()\n\
-            s.stop()\n";
-        let mut child = Command::new(&python)
-            .args(["-c", launcher])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("S3 tests need {python} with moto: pip install 'moto[server]' ({e})")
-            });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("moto launcher output");
-        let port: u16 = line.trim().parse().unwrap_or_else(|_| {
-            let err = std::fs::read_to_string(&log_path).unwrap_or_default();
-            panic!("S3 tests need moto: pip install 'moto[server]' (moto said: {err})")
-        });
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let created = std::thread::spawn({
-            let url = format!("{endpoint}/{BUCKET}");
-            move || {
-                let rt = tokio::runtime::Runtime::new().unwrap();
-                rt.block_on(async { reqwest::Client::new().put(url).send().await })
-            }
-        })
-        .join()
-        .unwrap()
-        .expect("create the test bucket");
-        assert!(
-            created.status().is_success(),
-            "bucket: {}",
-            created.status()
-        );
-        Moto {
-            _child: child,
-            endpoint,
+/// Storage options for `store` under `dir` (local) or a fresh prefix (S3).
+pub fn storage_options(store: Store, dir: &TempDir) -> (StorageOptions, String) {
+    match store {
+        Store::Local => {
+            let options = StorageOptions {
+                data_dir: dir.path().to_owned(),
+                ..StorageOptions::default()
+            };
+            (options, String::new())
         }
-    })
-}
-
-/// In-progress multipart uploads in the test bucket under `prefix` (moto answers
-/// unsigned requests). A listing that fails fails the test: an error is not "none".
-pub async fn s3_multipart_uploads(prefix: &str) -> usize {
-    let url = format!("{}/{BUCKET}?uploads&prefix={prefix}", moto().endpoint);
-    let res = reqwest::get(url).await.expect("moto answers");
-    let status = res.status();
-    let xml = res.text().await.expect("a whole listing");
-    assert!(
-        status.is_success(),
-        "listing multipart uploads: {status}: {xml}"
-    );
-    assert!(
-        xml.contains("<ListMultipartUploadsResult"),
-        "not a multipart upload listing: {xml}"
-    );
-    xml.matches("<Upload>").count()
-}
-
-/// Storage options for `backend` under `dir` (local) or a fresh prefix (S3).
-pub fn storage_options(backend: Backend, dir: &TempDir) -> (StorageOptions, String) {
-    let mut options = StorageOptions {
-        data_dir: dir.path().to_owned(),
-        ..StorageOptions::default()
-    };
-    let prefix = format!("t{}", uuid::Uuid::new_v4().simple());
-    if backend == Backend::S3 {
-        options.url = Some(format!("s3://{BUCKET}/{prefix}"));
-        options.s3_endpoint = Some(moto().endpoint.clone());
-        options.s3_region = Some("us-east-1".into());
-        options.s3_access_key_id = Some("testing".into());
-        options.s3_secret_access_key = Some(Secret::new("testing".into()));
+        Store::S3 => moto::s3_storage(dir.path()),
     }
-    (options, prefix)
+}
+
+/// A store of the kind `store`, alone, in a fresh temp dir (kept alive by the caller).
+pub async fn open_storage(store: Store) -> (Storage, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (options, _) = storage_options(store, &dir);
+    (Storage::open(&options).await.unwrap(), dir)
+}
+
+/// Bytes `range` of the object `key`, read whole.
+pub async fn read(storage: &Storage, key: &str, range: std::ops::Range<u64>) -> Vec<u8> {
+    let parts: Vec<Bytes> = storage
+        .read_range(key, range)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    parts.concat()
+}
+
+/// `len` bytes of a pattern that `seed` varies.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(7) ^ seed).collect()
 }
 
 /// What a killed server leaves behind.
@@ -157,8 +91,8 @@ pub struct TestServer {
     pub config: Config,
     /// An HTTP client.
     pub client: reqwest::Client,
-    /// Which backend.
-    pub backend: Backend,
+    /// Which store.
+    pub store: Store,
     /// The S3 prefix of this test.
     pub prefix: String,
     /// Stops the server when sent or dropped.
@@ -172,38 +106,38 @@ pub struct TestServer {
 
 impl TestServer {
     /// A server with the default configuration but small limits tweaked by `tweak`.
-    pub async fn spawn(backend: Backend) -> Self {
-        Self::spawn_with(backend, |_| {}, None).await
+    pub async fn spawn(store: Store) -> Self {
+        Self::spawn_with(store, |_| {}, None).await
     }
 
     /// A server whose configuration `tweak` adjusts, with an optional notifier.
     pub async fn spawn_with(
-        backend: Backend,
+        store: Store,
         tweak: impl FnOnce(&mut Config),
         notifier: Option<Arc<dyn UploadNotifier>>,
     ) -> Self {
-        Self::spawn_on(backend, tweak, notifier, None).await
+        Self::spawn_on(store, tweak, notifier, None).await
     }
 
     /// A server as [`Self::spawn_with`] makes, on a runtime of its own, so that
     /// [`Self::kill`] can end everything it started.
-    pub async fn spawn_killable(backend: Backend, notifier: Arc<dyn UploadNotifier>) -> Self {
+    pub async fn spawn_killable(store: Store, notifier: Arc<dyn UploadNotifier>) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
-        Self::spawn_on(backend, |_| {}, Some(notifier), Some(runtime)).await
+        Self::spawn_on(store, |_| {}, Some(notifier), Some(runtime)).await
     }
 
     async fn spawn_on(
-        backend: Backend,
+        store: Store,
         tweak: impl FnOnce(&mut Config),
         notifier: Option<Arc<dyn UploadNotifier>>,
         runtime: Option<tokio::runtime::Runtime>,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (storage, prefix) = storage_options(backend, &dir);
+        let (storage, prefix) = storage_options(store, &dir);
         let key = SigningKey::random();
         let clock = Arc::new(ManualClock::new(T0));
         let mut config = Config::new(dir.path(), key.clone());
@@ -211,7 +145,7 @@ impl TestServer {
         config.clock = clock.clone();
         config.notify_backoff.first = Duration::from_millis(10);
         tweak(&mut config);
-        Self::start(config, key, clock, backend, prefix, dir, notifier, runtime).await
+        Self::start(config, key, clock, store, prefix, dir, notifier, runtime).await
     }
 
     /// Stops a server made by [`Self::spawn_killable`] as a killed process stops: its
@@ -238,7 +172,7 @@ impl TestServer {
         config: Config,
         key: SigningKey,
         clock: Arc<ManualClock>,
-        backend: Backend,
+        store: Store,
         prefix: String,
         dir: TempDir,
         notifier: Option<Arc<dyn UploadNotifier>>,
@@ -268,7 +202,7 @@ impl TestServer {
             state,
             config,
             client: reqwest::Client::new(),
-            backend,
+            store,
             prefix,
             shutdown: Some(tx),
             runtime,
@@ -281,15 +215,15 @@ impl TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let (config, key, clock, backend, prefix) = (
+        let (config, key, clock, store, prefix) = (
             self.config.clone(),
             self.key.clone(),
             self.clock.clone(),
-            self.backend,
+            self.store,
             self.prefix.clone(),
         );
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        Self::start(config, key, clock, backend, prefix, dir, None, None).await
+        Self::start(config, key, clock, store, prefix, dir, None, None).await
     }
 
     /// The storage the server uses.
@@ -334,18 +268,18 @@ impl TestServer {
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
 
-    /// How many hidden temporaries of plain uploads remain. The local store keeps them
-    /// in `storage/.tmp`, made when it opens: a missing folder fails the test, as it
-    /// would mean temporaries are kept somewhere this cannot see.
+    /// How many unfinished writes remain: staged files (`{key}#{n}`, beside their
+    /// key) on disk, multipart uploads on S3.
     pub async fn temporaries(&self) -> usize {
-        match self.backend {
-            Backend::Local => {
-                let tmp = self.dir.path().join("storage/.tmp");
-                std::fs::read_dir(&tmp)
-                    .unwrap_or_else(|e| panic!("the temporaries folder {}: {e}", tmp.display()))
-                    .count()
-            }
-            Backend::S3 => s3_multipart_uploads(&self.prefix).await,
+        match self.store {
+            // A missing or unreadable folder fails the test: it would mean the store
+            // keeps its files somewhere this cannot see, not that nothing is left.
+            Store::Local => walkdir::WalkDir::new(self.dir.path().join("storage"))
+                .into_iter()
+                .map(|e| e.expect("the local store's folder is readable"))
+                .filter(|e| e.file_name().to_string_lossy().contains('#'))
+                .count(),
+            Store::S3 => moto::multipart_uploads(&self.prefix).await,
         }
     }
 

@@ -6,10 +6,10 @@ use reel_core::storage::keys;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Backend, TestServer, mp4_bytes, raw_send, read_head};
+use crate::helpers::{Store, TestServer, mp4_bytes, raw_send, read_head};
 
-async fn over_the_limit_is_429_and_permits_come_back(backend: Backend) {
-    let s = TestServer::spawn_with(backend, |c| c.max_connections = 2, None).await;
+async fn over_the_limit_is_429_and_permits_come_back(store: Store) {
+    let s = TestServer::spawn_with(store, |c| c.max_connections = 2, None).await;
     let v = VideoId::random();
     // Larger than loopback socket buffers, so a client that does not read keeps the
     // body streaming.
@@ -82,4 +82,4 @@ async fn over_the_limit_is_429_and_permits_come_back(backend: Backend) {
     .await;
 }
 
-both_backends!(over_the_limit_is_429_and_permits_come_back);
+both_stores!(over_the_limit_is_429_and_permits_come_back);

@@ -1,14 +1,14 @@
 //! Integration tests of the stream server, each storage-touching one run against both
-//! backends: a temp dir and a real S3-compatible server (moto) on loopback.
+//! stores: a temp dir and a real S3-compatible server (moto) on loopback.
 
-/// Runs each listed `async fn(Backend)` as two tests, `local::name` and `s3::name`.
-macro_rules! both_backends {
+/// Runs each listed `async fn(Store)` as two tests, `local::name` and `s3::name`.
+macro_rules! both_stores {
     ($($name:ident),* $(,)?) => {
         mod local {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(crate::helpers::Backend::Local).await
+                    super::$name(crate::helpers::Store::Local).await
                 }
             )*
         }
@@ -16,7 +16,7 @@ macro_rules! both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name(crate::helpers::Backend::S3).await
+                    super::$name(crate::helpers::Store::S3).await
                 }
             )*
         }
@@ -27,6 +27,7 @@ mod helpers;
 mod limiter;
 mod notifier;
 mod playback;
+mod staging;
 mod storage;
 mod tus;
 mod upload;

@@ -12,7 +12,7 @@ use reel_core::storage::keys;
 use futures::future::BoxFuture;
 use reel_stream::NotifyError;
 
-use crate::helpers::{Backend, T0, TestServer, eventually, mp4_bytes};
+use crate::helpers::{Store, T0, TestServer, eventually, mp4_bytes};
 
 /// What the fake scheduler saw.
 #[derive(Default)]
@@ -56,9 +56,9 @@ async fn fake_scheduler(failures: usize) -> (Arc<Intake>, String) {
     (intake, url)
 }
 
-async fn the_scheduler_is_told_with_retries(backend: Backend) {
+async fn the_scheduler_is_told_with_retries(store: Store) {
     let (intake, url) = fake_scheduler(2).await;
-    let s = TestServer::spawn_with(backend, |c| c.scheduler_url = Some(url), None).await;
+    let s = TestServer::spawn_with(store, |c| c.scheduler_url = Some(url), None).await;
     *intake.key.lock().unwrap() = Some(s.key.clone());
     let v = VideoId::random();
     s.put_video(v, mp4_bytes(10_000)).await;
@@ -103,9 +103,9 @@ impl reel_stream::UploadNotifier for InProcess {
     }
 }
 
-async fn undelivered_notices_survive_a_restart(backend: Backend) {
+async fn undelivered_notices_survive_a_restart(store: Store) {
     let unreachable = Arc::new(Unreachable(AtomicUsize::new(0)));
-    let s = TestServer::spawn_killable(backend, unreachable.clone()).await;
+    let s = TestServer::spawn_killable(store, unreachable.clone()).await;
     let v = VideoId::random();
     s.put_video(v, mp4_bytes(10_000)).await;
     s.eventually("a failed attempt", async || {
@@ -155,7 +155,7 @@ async fn undelivered_notices_survive_a_restart(backend: Backend) {
     assert_eq!(unreachable.0.load(Ordering::SeqCst), attempts);
 }
 
-both_backends!(
+both_stores!(
     the_scheduler_is_told_with_retries,
     undelivered_notices_survive_a_restart
 );

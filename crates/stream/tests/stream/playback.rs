@@ -7,7 +7,7 @@ use reqwest::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, LAST_MODIFIED,
 };
 
-use crate::helpers::{Backend, TestServer, b, mp4_bytes, webm_bytes};
+use crate::helpers::{Store, TestServer, b, mp4_bytes, webm_bytes};
 
 const SIZE: usize = 300_000;
 
@@ -26,8 +26,8 @@ fn header(r: &reqwest::Response, name: impl reqwest::header::AsHeaderName) -> &s
         .unwrap_or("")
 }
 
-async fn ranges_of_every_form(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn ranges_of_every_form(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     let data = mp4_bytes(SIZE);
     s.put_video(v, data.clone()).await;
@@ -100,8 +100,8 @@ async fn ranges_of_every_form(backend: Backend) {
     assert_eq!(header(&head, CONTENT_TYPE), "video/mp4");
 }
 
-async fn conditional_requests(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn conditional_requests(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     s.put_video(v, mp4_bytes(SIZE)).await;
     let first = get(&s, v, &[]).await;
@@ -139,8 +139,8 @@ async fn conditional_requests(backend: Backend) {
     assert_ne!(header(&r, ETAG), etag);
 }
 
-async fn validators_survive_a_restart(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn validators_survive_a_restart(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     s.put_video(v, mp4_bytes(SIZE)).await;
     let before = get(&s, v, &[]).await;
@@ -161,8 +161,8 @@ async fn validators_survive_a_restart(backend: Backend) {
     assert_eq!(header(&after, LAST_MODIFIED), modified);
 }
 
-async fn content_types_follow_the_container(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn content_types_follow_the_container(store: Store) {
+    let s = TestServer::spawn(store).await;
     let (mp4, webm) = (VideoId::random(), VideoId::random());
     s.put_video(mp4, mp4_bytes(4096)).await;
     s.put_video(webm, webm_bytes(4096)).await;
@@ -223,8 +223,8 @@ async fn content_types_follow_the_container(backend: Backend) {
     }
 }
 
-async fn unknown_and_malformed_ids(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn unknown_and_malformed_ids(store: Store) {
+    let s = TestServer::spawn(store).await;
     let r = s
         .client
         .get(s.url(&format!("/videos/{}", VideoId::random())))
@@ -246,7 +246,7 @@ async fn unknown_and_malformed_ids(backend: Backend) {
     }
 }
 
-both_backends!(
+both_stores!(
     ranges_of_every_form,
     conditional_requests,
     validators_survive_a_restart,

@@ -1,4 +1,4 @@
-//! The storage layer's contract, identical on both backends.
+//! The storage layer's contract, identical on both stores.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -6,40 +6,20 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use reel_core::ids::VideoId;
-use reel_core::storage::{PutError, Storage, StorageError, keys};
+use reel_core::storage::{OCTET_STREAM, PutError, Storage, StorageError, keys};
+use reel_testkit::moto;
 
-use crate::helpers::{Backend, HoldBack, b, moto, storage_options};
+use crate::helpers::{HoldBack, Store, b, open_storage as open, pattern, read, storage_options};
 
-async fn open(backend: Backend) -> (Storage, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let (options, _) = storage_options(backend, &dir);
-    (Storage::open(&options).await.unwrap(), dir)
-}
-
-async fn read(storage: &Storage, key: &str, range: std::ops::Range<u64>) -> Vec<u8> {
-    let parts: Vec<Bytes> = storage
-        .read_range(key, range)
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    parts.concat()
-}
-
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(7) ^ seed).collect()
-}
-
-async fn objects_are_written_read_listed_and_deleted(backend: Backend) {
-    let (storage, _dir) = open(backend).await;
+async fn objects_are_written_read_listed_and_deleted(store: Store) {
+    let (storage, _dir) = open(store).await;
     let v = VideoId::random();
     assert!(storage.head(&keys::original(v)).await.unwrap().is_none());
     let data = pattern(3 * 1024 * 1024 + 17, 1);
     let chunks: Vec<Result<Bytes, std::io::Error>> =
         data.chunks(100_000).map(|c| Ok(b(c))).collect();
     let n = storage
-        .put_stream(&keys::original(v), futures::stream::iter(chunks))
+        .put_stream(&keys::original(v), None, futures::stream::iter(chunks))
         .await
         .unwrap();
     assert_eq!(n, data.len() as u64);
@@ -107,11 +87,11 @@ async fn objects_are_written_read_listed_and_deleted(backend: Backend) {
     ));
 }
 
-async fn a_put_is_invisible_until_committed_and_gone_when_aborted(backend: Backend) {
-    let (storage, _dir) = open(backend).await;
+async fn a_put_is_invisible_until_committed_and_gone_when_aborted(store: Store) {
+    let (storage, _dir) = open(store).await;
     let v = VideoId::random();
     let key = keys::original(v);
-    let mut pending = storage.begin_put(&key).await.unwrap();
+    let mut pending = storage.begin_put(&key, None).await.unwrap();
     pending
         .write(b(&pattern(9 * 1024 * 1024, 2)))
         .await
@@ -128,7 +108,7 @@ async fn a_put_is_invisible_until_committed_and_gone_when_aborted(backend: Backe
 
     // A failing source leaves the previous object untouched and nothing new.
     let failing = futures::stream::iter(vec![Ok(b(b"new bytes")), Err("client went away")]);
-    let err = storage.put_stream(&key, failing).await.unwrap_err();
+    let err = storage.put_stream(&key, None, failing).await.unwrap_err();
     assert!(matches!(err, PutError::Source("client went away")));
     assert_eq!(
         storage.head(&key).await.unwrap().unwrap().size,
@@ -137,103 +117,102 @@ async fn a_put_is_invisible_until_committed_and_gone_when_aborted(backend: Backe
 
     // A dropped put (a cancelled handler) leaves nothing either.
     let other = keys::original(VideoId::random());
-    let mut dropped = storage.begin_put(&other).await.unwrap();
+    let mut dropped = storage.begin_put(&other, None).await.unwrap();
     dropped.write(b(&pattern(1024, 3))).await.unwrap();
     drop(dropped);
     assert!(storage.head(&other).await.unwrap().is_none());
 }
 
-async fn resumable_uploads_survive_interruptions_anywhere(backend: Backend) {
-    let (storage, _dir) = open(backend).await;
+async fn content_types_are_stored_with_their_objects(store: Store) {
+    let (storage, _dir) = open(store).await;
     let v = VideoId::random();
-    let staging = keys::resumable_staging(v, "0123456789abcdef0123456789abcdef").unwrap();
-    let data = pattern(19 * 1024 * 1024 + 5, 4);
-    storage
-        .resumable_create(
-            &staging,
-            &keys::original(v),
-            data.len() as u64,
-            "name ZmlsZQ==",
-        )
+    let type_of = async |key: &str| {
+        let keys = [key.to_owned()];
+        storage
+            .open_first(&keys)
+            .await
+            .unwrap()
+            .unwrap()
+            .content_type
+    };
+    let mut put = storage
+        .begin_put(&keys::original(v), Some("video/webm"))
         .await
         .unwrap();
-    // Breaks inside the first part, across part boundaries (8 MiB on S3), and at ends.
-    let breaks = [
-        0usize,
-        100,
-        5 * 1024 * 1024,
-        8 * 1024 * 1024 + 3,
-        17 * 1024 * 1024,
-        data.len(),
-    ];
-    for pair in breaks.windows(2) {
-        let (from, to) = (pair[0], pair[1]);
-        let status = storage.resumable_status(&staging).await.unwrap().unwrap();
-        assert_eq!(status.offset, from as u64);
-        assert_eq!(status.metadata, "name ZmlsZQ==");
-        let chunks: Vec<Result<Bytes, &str>> = data[from..to]
-            .chunks(700_000)
-            .map(|c| Ok(b(c)))
-            .chain(std::iter::once(Err("interrupted")))
-            .collect();
-        let result = storage
-            .resumable_append(&staging, from as u64, futures::stream::iter(chunks))
-            .await;
-        assert!(matches!(result, Err(PutError::Source("interrupted"))));
-        if from == 0 {
-            let head = storage.resumable_read_prefix(&staging, 50).await.unwrap();
-            assert_eq!(head, data[..50]);
-        }
-    }
-    let wrong = storage
-        .resumable_append(&staging, 3, futures::stream::empty::<Result<Bytes, ()>>())
-        .await;
-    assert!(matches!(
-        wrong,
-        Err(PutError::Storage(StorageError::OffsetMismatch { .. }))
-    ));
-    assert!(storage.head(&keys::original(v)).await.unwrap().is_none());
-    storage.resumable_commit(&staging).await.unwrap();
-    let info = storage.head(&keys::original(v)).await.unwrap().unwrap();
-    assert_eq!(info.size, data.len() as u64);
-    assert!(read(&storage, &keys::original(v), 0..info.size).await == data);
-    assert!(storage.resumable_status(&staging).await.unwrap().is_none());
+    put.write(b(b"\x1a\x45\xdf\xa3webm")).await.unwrap();
+    put.commit().await.unwrap();
+    assert_eq!(type_of(&keys::original(v)).await, "video/webm");
+    // A type is never listed as an object of its own.
     assert_eq!(
         storage
             .list_prefix(&keys::video_prefix(v))
             .await
             .unwrap()
             .len(),
-        1,
-        "only the original remains"
+        1
     );
-
-    // A discarded upload leaves nothing.
-    let gone = keys::resumable_staging(v, "fedcba9876543210fedcba9876543210").unwrap();
     storage
-        .resumable_create(&gone, &keys::playable(v), 10 * 1024 * 1024, "")
+        .put_stream(
+            &keys::original(v),
+            Some("video/mp4"),
+            futures::stream::iter([Ok::<_, ()>(b(b"mp4"))]),
+        )
         .await
         .unwrap();
-    let part = futures::stream::iter(vec![Ok::<_, ()>(b(&pattern(9 * 1024 * 1024, 5)))]);
-    storage.resumable_append(&gone, 0, part).await.unwrap();
-    storage.resumable_delete(&gone).await.unwrap();
-    assert!(storage.resumable_status(&gone).await.unwrap().is_none());
-    assert!(storage.head(&keys::playable(v)).await.unwrap().is_none());
+    assert_eq!(type_of(&keys::original(v)).await, "video/mp4");
+    storage.put(&keys::original(v), b(b"?")).await.unwrap();
+    assert_eq!(type_of(&keys::original(v)).await, OCTET_STREAM);
+    // A key with a known extension has its extension's type, whatever was claimed.
+    let poster = keys::poster(v);
+    let mut put = storage
+        .begin_put(&poster, Some("video/webm"))
+        .await
+        .unwrap();
+    put.write(b(b"jpeg")).await.unwrap();
+    put.commit().await.unwrap();
+    assert_eq!(type_of(&poster).await, "image/jpeg");
+
+    storage.delete(&keys::original(v)).await.unwrap();
+    storage.delete(&poster).await.unwrap();
+    if let Some(root) = storage.local_path(keys::video_prefix(v).trim_end_matches('/')) {
+        assert!(!root.exists(), "nothing is left of the video's folder");
+    }
+}
+
+async fn finished_files_are_stored_whole(store: Store) {
+    let (storage, dir) = open(store).await;
+    let v = VideoId::random();
+    let work = storage
+        .scratch_dir()
+        .unwrap_or_else(|| dir.path().to_owned());
+    let data = pattern(9 * 1024 * 1024 + 1, 9);
+    let file = work.join(format!("made-{v}"));
+    std::fs::write(&file, &data).unwrap();
+    storage
+        .put_file(&keys::playable(v), &file, None)
+        .await
+        .unwrap();
+    let info = storage.head(&keys::playable(v)).await.unwrap().unwrap();
+    assert_eq!(read(&storage, &keys::playable(v), 0..info.size).await, data);
+    match store {
+        Store::Local => assert!(!file.exists(), "moved into place, not copied"),
+        Store::S3 => assert!(file.exists(), "uploaded, and left where it was"),
+    }
 }
 
 /// A read hands out its first chunk before it has read the rest: on disk, bytes
 /// changed after the first chunk came show in the later chunks; from S3, the first
 /// chunk comes while a relay holds the rest of the answer back.
-async fn streams_are_chunked_not_buffered(backend: Backend) {
+async fn streams_are_chunked_not_buffered(store: Store) {
     const LEN: usize = 4 * 1024 * 1024;
     let dir = tempfile::tempdir().unwrap();
-    let (options, _) = storage_options(backend, &dir);
+    let (options, _) = storage_options(store, &dir);
     let storage = Storage::open(&options).await.unwrap();
     let key = keys::original(VideoId::random());
     let before = pattern(LEN, 6);
     storage.put(&key, b(&before)).await.unwrap();
-    match backend {
-        Backend::Local => {
+    match store {
+        Store::Local => {
             let mut stream = storage.read_range(&key, 0..LEN as u64).await.unwrap();
             let first = stream.next().await.unwrap().unwrap();
             assert!(first.len() < LEN, "the body comes in chunks");
@@ -252,8 +231,8 @@ async fn streams_are_chunked_not_buffered(backend: Backend) {
                 "the end of the range was read before the first chunk was handed out"
             );
         }
-        Backend::S3 => {
-            let moto: SocketAddr = moto().endpoint["http://".len()..].parse().unwrap();
+        Store::S3 => {
+            let moto: SocketAddr = moto::moto().endpoint["http://".len()..].parse().unwrap();
             let relay = HoldBack::start(moto, 256 * 1024).await;
             let mut through = options.clone();
             through.s3_endpoint = Some(format!("http://{}", relay.addr));
@@ -277,9 +256,10 @@ async fn streams_are_chunked_not_buffered(backend: Backend) {
     }
 }
 
-both_backends!(
+both_stores!(
     objects_are_written_read_listed_and_deleted,
     a_put_is_invisible_until_committed_and_gone_when_aborted,
-    resumable_uploads_survive_interruptions_anywhere,
     streams_are_chunked_not_buffered,
+    content_types_are_stored_with_their_objects,
+    finished_files_are_stored_whole,
 );

@@ -6,7 +6,7 @@ use reel_core::storage::keys;
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{Backend, TestServer, mp4_bytes, raw_send};
+use crate::helpers::{Store, TestServer, mp4_bytes, raw_send};
 
 /// A tus session of one upload.
 struct Tus<'a> {
@@ -101,8 +101,8 @@ async fn play(s: &TestServer, v: VideoId) -> (StatusCode, Vec<u8>) {
     (r.status(), r.bytes().await.unwrap().to_vec())
 }
 
-async fn discovery_and_protocol_refusals(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn discovery_and_protocol_refusals(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     let r = s
         .client
@@ -206,8 +206,8 @@ async fn discovery_and_protocol_refusals(backend: Backend) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
-async fn an_upload_in_pieces_ends_byte_identical(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn an_upload_in_pieces_ends_byte_identical(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     let data = mp4_bytes(1_000_003);
     let tus = Tus::create(&s, v, data.len()).await;
@@ -240,8 +240,8 @@ async fn an_upload_in_pieces_ends_byte_identical(backend: Backend) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "the staging is gone");
 }
 
-async fn an_interrupted_upload_resumes_from_the_stored_offset(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn an_interrupted_upload_resumes_from_the_stored_offset(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     // Past two S3 parts, so that breaks fall inside a part, across one, and in the tail.
     let data = mp4_bytes(18 * 1024 * 1024 + 333);
@@ -274,8 +274,8 @@ async fn an_interrupted_upload_resumes_from_the_stored_offset(backend: Backend) 
     assert!(body == data, "byte-identical after resuming");
 }
 
-async fn termination_and_non_videos_leave_nothing(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn termination_and_non_videos_leave_nothing(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     let tus = Tus::create(&s, v, 100_000).await;
     assert_eq!(
@@ -317,7 +317,7 @@ async fn termination_and_non_videos_leave_nothing(backend: Backend) {
     assert_eq!(play(&s, v).await.0, StatusCode::NOT_FOUND);
 }
 
-both_backends!(
+both_stores!(
     discovery_and_protocol_refusals,
     an_upload_in_pieces_ends_byte_identical,
     an_interrupted_upload_resumes_from_the_stored_offset,

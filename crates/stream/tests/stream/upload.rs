@@ -9,7 +9,7 @@ use reel_core::storage::keys;
 use reqwest::StatusCode;
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{Backend, T0, TestServer, mp4_bytes, raw_send, read_head};
+use crate::helpers::{Store, T0, TestServer, mp4_bytes, raw_send, read_head};
 
 async fn nothing_stored(s: &TestServer, v: VideoId) {
     assert!(
@@ -24,8 +24,8 @@ async fn nothing_stored(s: &TestServer, v: VideoId) {
         .await;
 }
 
-async fn tokens_are_checked_before_a_byte_is_stored(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn tokens_are_checked_before_a_byte_is_stored(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     let url = |token: &str| s.url(&format!("/upload/{v}?token={token}"));
     let forged = s.token_with(&SigningKey::random(), v, T0 + 60_000);
@@ -90,8 +90,8 @@ async fn tokens_are_checked_before_a_byte_is_stored(backend: Backend) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
-async fn multipart_uploads_take_the_file_field(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn multipart_uploads_take_the_file_field(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     let data = mp4_bytes(200_000);
     let form = reqwest::multipart::Form::new()
@@ -141,8 +141,8 @@ async fn multipart_uploads_take_the_file_field(backend: Backend) {
     nothing_stored(&s, w).await;
 }
 
-async fn non_videos_are_refused_and_not_stored(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn non_videos_are_refused_and_not_stored(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     for body in [
         b"%PDF-1.7\n".repeat(1000),
@@ -164,9 +164,9 @@ async fn non_videos_are_refused_and_not_stored(backend: Backend) {
     nothing_stored(&s, v).await;
 }
 
-async fn oversize_uploads_get_413(backend: Backend) {
+async fn oversize_uploads_get_413(store: Store) {
     let limit = 1024 * 1024;
-    let s = TestServer::spawn_with(backend, |c| c.max_upload_bytes = limit, None).await;
+    let s = TestServer::spawn_with(store, |c| c.max_upload_bytes = limit, None).await;
     let v = VideoId::random();
     // Declared too big: refused before the body is sent at all.
     let head = format!(
@@ -210,8 +210,8 @@ async fn oversize_uploads_get_413(backend: Backend) {
     s.put_video(v, mp4_bytes(limit as usize)).await;
 }
 
-async fn an_aborted_upload_leaves_nothing(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn an_aborted_upload_leaves_nothing(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     let head = format!(
         "PUT /upload/{v}?token={} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
@@ -239,8 +239,8 @@ async fn an_aborted_upload_leaves_nothing(backend: Backend) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
-async fn a_new_upload_replaces_the_video_and_its_renditions(backend: Backend) {
-    let s = TestServer::spawn(backend).await;
+async fn a_new_upload_replaces_the_video_and_its_renditions(store: Store) {
+    let s = TestServer::spawn(store).await;
     let v = VideoId::random();
     s.put_video(v, mp4_bytes(5000)).await;
     s.storage()
@@ -264,7 +264,7 @@ async fn a_new_upload_replaces_the_video_and_its_renditions(backend: Backend) {
     assert_eq!(r.bytes().await.unwrap().len(), 7000);
 }
 
-both_backends!(
+both_stores!(
     tokens_are_checked_before_a_byte_is_stored,
     multipart_uploads_take_the_file_field,
     non_videos_are_refused_and_not_stored,

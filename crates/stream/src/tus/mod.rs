@@ -4,11 +4,15 @@
 //! (`Upload-Length` required) and answers its `Location`, `/upload/{vid}/tus/{id}`,
 //! which takes `HEAD` (the stored offset), `PATCH` (append at that offset) and
 //! `DELETE`. Every request but `OPTIONS` needs the video's upload token. The bytes are
-//! staged by the storage layer under `videos/{vid}/tus/{id}/`; the upload becomes the
-//! video's original when its last byte is stored. A `PATCH` runs in its own task, so
+//! staged under `videos/{vid}/tus/{id}/` ([`staging`]); the upload becomes the video's
+//! original, with the type sniffed from its first bytes, when its last byte is stored.
+//! A `PATCH` runs in its own task, so
 //! that when the client goes away every byte it had sent is still stored before the
 //! upload is unlocked: the next `HEAD` reports exactly that offset. The router adds
 //! `Tus-Resumable: 1.0.0` to every answer of these routes.
+
+/// Where an upload's bytes wait for the last one.
+pub mod staging;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -20,13 +24,15 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use reel_core::ids::VideoId;
-use reel_core::storage::{PutError, StorageError, keys};
+use reel_core::storage::{StorageError, keys};
 
 use crate::StreamState;
 use crate::auth::UploadAuth;
 use crate::error::StreamError;
+use crate::gate::{UploadError, UploadGate};
 use crate::sniff::SNIFF_LEN;
-use crate::upload::{UploadError, UploadGate, upload_finished};
+use crate::upload::upload_finished;
+use staging::{AppendError, Staging};
 
 /// The protocol version spoken.
 pub const TUS_VERSION: &str = "1.0.0";
@@ -84,12 +90,25 @@ fn number(headers: &HeaderMap, name: &str) -> Result<Option<u64>, StreamError> {
         .transpose()
 }
 
-fn staging(video: VideoId, upload: &str) -> Result<String, StreamError> {
+fn staging(state: &StreamState, video: VideoId, upload: &str) -> Result<Staging, StreamError> {
     let well_formed = upload.len() == 32 && upload.bytes().all(|b| b.is_ascii_hexdigit());
-    well_formed
-        .then(|| keys::resumable_staging(video, upload))
+    let prefix = well_formed
+        .then(|| staging::staging_prefix(video, upload))
         .flatten()
-        .ok_or(StreamError::NotFound)
+        .ok_or(StreamError::NotFound)?;
+    Ok(Staging::new(state.storage(), prefix))
+}
+
+/// The staged upload a `HEAD` or `DELETE` names, locked for the request.
+async fn locked(
+    state: &StreamState,
+    video: VideoId,
+    upload: &str,
+    headers: &HeaderMap,
+) -> Result<(Staging, tokio::sync::OwnedMutexGuard<()>), StreamError> {
+    require_version(headers)?;
+    let staged = staging(state, video, upload)?;
+    Ok((staged, state.tus_locks().lock(upload).await))
 }
 
 /// `OPTIONS`: what this server supports; no token needed.
@@ -135,10 +154,8 @@ pub async fn create(
             .to_owned(),
     };
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let staged = staging(auth.video, &id)?;
-    state
-        .storage()
-        .resumable_create(&staged, &keys::original(auth.video), length, &metadata)
+    staging(&state, auth.video, &id)?
+        .create(&keys::original(auth.video), length, &metadata)
         .await?;
     let mut location = format!("/upload/{}/tus/{id}", auth.video);
     if let Some(token) = &auth.query_token {
@@ -162,14 +179,8 @@ pub async fn status(
     Path((_, upload)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, StreamError> {
-    require_version(&headers)?;
-    let staged = staging(auth.video, &upload)?;
-    let _lock = state.tus_locks().lock(&upload).await;
-    let status = state
-        .storage()
-        .resumable_status(&staged)
-        .await?
-        .ok_or(StreamError::NotFound)?;
+    let (staged, _lock) = locked(&state, auth.video, &upload, &headers).await?;
+    let status = staged.status().await?.ok_or(StreamError::NotFound)?;
     let mut response = StatusCode::OK.into_response();
     let h = response.headers_mut();
     h.insert("upload-offset", HeaderValue::from(status.offset));
@@ -203,13 +214,9 @@ pub async fn append(
     }
     let claimed = number(&headers, "upload-offset")?
         .ok_or_else(|| StreamError::BadRequest("Upload-Offset is required".into()))?;
-    let staged = staging(auth.video, &upload)?;
+    let staged = staging(&state, auth.video, &upload)?;
     let lock = state.tus_locks().lock(&upload).await;
-    let storage = state.storage().clone();
-    let status = storage
-        .resumable_status(&staged)
-        .await?
-        .ok_or(StreamError::NotFound)?;
+    let status = staged.status().await?.ok_or(StreamError::NotFound)?;
     if claimed != status.offset {
         return Err(StreamError::OffsetConflict {
             claimed,
@@ -224,7 +231,7 @@ pub async fn append(
         });
     }
     let prefix = if claimed > 0 && claimed < SNIFF_LEN as u64 {
-        storage.resumable_read_prefix(&staged, claimed).await?
+        staged.read_prefix(claimed).await?
     } else {
         Bytes::new()
     };
@@ -233,38 +240,32 @@ pub async fn append(
         .map_err(|e| UploadError::Interrupted(e.to_string()))
         .boxed();
     let gate = UploadGate::new(source, status.length, claimed, prefix, Some(status.length));
+    let sniffed = gate.detected();
     let video = auth.video;
     let task_state = state.clone();
     // Owned by a task, not by this handler: if the client goes away the handler is
     // dropped, but the bytes received are still stored before the lock is released.
-    let outcome = tokio::spawn(async move {
+    let appended = tokio::spawn(async move {
         let _lock = lock;
-        let appended = storage.resumable_append(&staged, claimed, gate).await;
-        match appended {
+        match staged.append(claimed, gate, &sniffed).await {
             Ok(offset) if offset == status.length => {
-                storage.resumable_commit(&staged).await?;
+                staged.commit().await?;
                 upload_finished(&task_state, video).await;
                 tracing::info!(length = offset, "resumable upload complete");
                 Ok(offset)
             }
             Ok(offset) => Ok(offset),
-            Err(PutError::Source(UploadError::NotVideo)) => {
-                storage.resumable_delete(&staged).await?;
+            Err(AppendError::Source(UploadError::NotVideo)) => {
+                staged.delete().await?;
                 Err(StreamError::NotVideo)
             }
-            Err(PutError::Source(e)) => Err(e.into()),
-            Err(PutError::Storage(StorageError::OffsetMismatch { expected, actual })) => {
-                Err(StreamError::OffsetConflict {
-                    claimed: expected,
-                    stored: actual,
-                })
-            }
-            Err(PutError::Storage(e)) => Err(e.into()),
+            Err(AppendError::Source(e)) => Err(e.into()),
+            Err(AppendError::Staging(e)) => Err(e.into()),
         }
     })
     .await
     .map_err(|e| StreamError::Storage(StorageError::Io(std::io::Error::other(e))))?;
-    let offset = outcome?;
+    let offset = appended?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
@@ -279,14 +280,11 @@ pub async fn terminate(
     Path((_, upload)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, StreamError> {
-    require_version(&headers)?;
-    let staged = staging(auth.video, &upload)?;
-    let _lock = state.tus_locks().lock(&upload).await;
-    let storage = state.storage();
-    if storage.resumable_status(&staged).await?.is_none() {
+    let (staged, _lock) = locked(&state, auth.video, &upload, &headers).await?;
+    if staged.status().await?.is_none() {
         return Err(StreamError::NotFound);
     }
-    storage.resumable_delete(&staged).await?;
+    staged.delete().await?;
     tracing::info!(video = %auth.video, upload = %upload, "resumable upload terminated");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

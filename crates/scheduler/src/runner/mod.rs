@@ -12,14 +12,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reel_core::clock::SharedClock;
-use reel_core::db::{ClaimedTask, DbError, TaskKind};
+use reel_core::db::{ClaimedTask, TaskKind};
 use tokio::sync::{Mutex, Notify, mpsc};
 use tokio::task::JoinSet;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use crate::queue::TaskQueue;
+use worker::Worker;
+
+/// The executors: each runs one task at a time under a renewed lease and settles it.
+mod worker;
 
 /// When failed attempts are retried, and how often.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +66,7 @@ pub struct RunnerSettings {
 
 /// How one run of a task ended, as the executor sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum TaskOutcome {
     /// Finished; nothing more to do.
     Done,
     /// Failed in a way that may pass (storage or database trouble): try again later.
@@ -75,10 +78,10 @@ pub enum Outcome {
 /// The work behind each kind of task.
 pub trait Execute: Send + Sync + 'static {
     /// Runs one task. Dropping the future stops it (the lease was lost, or shutdown).
-    fn execute(&self, task: &ClaimedTask) -> impl Future<Output = Outcome> + Send;
+    fn execute(&self, task: &ClaimedTask) -> impl Future<Output = TaskOutcome> + Send;
 
     /// Told when a task stays failed after its last attempt ran out (not when the
-    /// executor itself answered [`Outcome::Fail`]), so that it can record why.
+    /// executor itself answered [`TaskOutcome::Fail`]), so that it can record why.
     fn gave_up(&self, task: &ClaimedTask, reason: &str) -> impl Future<Output = ()> + Send;
 }
 
@@ -269,184 +272,6 @@ fn tally(report: &Report) {
 
 fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// How supervising a run ended.
-enum Run {
-    /// The executor answered.
-    Finished(Outcome),
-    /// The lease was lost or could not be renewed in time: the work was stopped.
-    LeaseLost,
-    /// Shutdown's grace ran out: the work was stopped.
-    Aborted,
-}
-
-/// One executor: takes tasks from the channel until it closes.
-struct Worker<Q, E> {
-    /// The queue, to renew and settle.
-    queue: Arc<Q>,
-    /// The work.
-    executor: Arc<E>,
-    /// Lease and retry settings.
-    settings: Arc<RunnerSettings>,
-    /// The time of schedules and leases.
-    clock: SharedClock,
-    /// Set at shutdown: tasks not started yet are handed back.
-    stopping: CancellationToken,
-    /// Set when shutdown's grace runs out: running tasks are stopped and handed back.
-    abort: CancellationToken,
-}
-
-impl<Q: TaskQueue, E: Execute> Worker<Q, E> {
-    async fn serve(
-        self,
-        work: Arc<Mutex<mpsc::Receiver<ClaimedTask>>>,
-        reports: mpsc::Sender<Report>,
-    ) {
-        loop {
-            let next = work.lock().await.recv().await;
-            let Some(task) = next else {
-                break;
-            };
-            let settled = if self.stopping.is_cancelled() {
-                self.release(&task).await
-            } else {
-                let span = tracing::info_span!(
-                    "task",
-                    task = %task.id,
-                    kind = %task.kind,
-                    video = %task.video_id,
-                    attempt = task.attempts,
-                );
-                self.run_task(&task).instrument(span).await
-            };
-            let report = Report {
-                kind: task.kind,
-                settled,
-            };
-            if reports.send(report).await.is_err() {
-                break;
-            }
-        }
-    }
-
-    async fn run_task(&self, task: &ClaimedTask) -> Settled {
-        let retry = self.settings.retry;
-        tracing::info!(owner = %self.settings.owner, "task started");
-        let started = Instant::now();
-        let settled = if task.attempts > retry.max_attempts {
-            // Claimed once more than allowed: the last attempt's scheduler stopped
-            // without reporting (it crashed or was killed), which counts as a failure.
-            let reason = format!(
-                "gave up after {} attempts; the last one ended without a report (its scheduler stopped){}",
-                retry.max_attempts,
-                task.last_error
-                    .as_deref()
-                    .map(|e| format!("; before that: {e}"))
-                    .unwrap_or_default()
-            );
-            self.give_up(task, reason).await
-        } else {
-            match self.supervise(task).await {
-                Run::Finished(Outcome::Done) => {
-                    let now = self.clock.now_ms();
-                    self.record(self.queue.complete(task, now).await, Settled::Done)
-                }
-                Run::Finished(Outcome::Retry(reason)) if task.attempts >= retry.max_attempts => {
-                    let reason = format!("gave up after {} attempts: {reason}", task.attempts);
-                    self.give_up(task, reason).await
-                }
-                Run::Finished(Outcome::Retry(reason)) => {
-                    let now = self.clock.now_ms();
-                    let due = now + duration_ms(retry.backoff(task.attempts));
-                    tracing::warn!(error = %reason, retry_in_ms = due - now, "task failed; will retry");
-                    let written = self.queue.retry(task, due, &reason, now).await;
-                    self.record(written, Settled::Retrying(due))
-                }
-                Run::Finished(Outcome::Fail(reason)) => {
-                    let now = self.clock.now_ms();
-                    let written = self.queue.fail(task, &reason, now).await;
-                    self.record(written, Settled::Failed(reason))
-                }
-                Run::LeaseLost => Settled::LeaseLost,
-                Run::Aborted => self.release(task).await,
-            }
-        };
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        match &settled {
-            Settled::Failed(reason) => {
-                tracing::warn!(outcome = settled.label(), elapsed_ms, error = %reason, "task finished");
-            }
-            _ => tracing::info!(outcome = settled.label(), elapsed_ms, "task finished"),
-        }
-        settled
-    }
-
-    /// Runs the executor while renewing the lease every third of it. The work stops
-    /// when the lease is lost, and also when renewals fail for so long that the lease
-    /// might expire: past that point another scheduler may start the same task, and a
-    /// task must never run twice at once.
-    async fn supervise(&self, task: &ClaimedTask) -> Run {
-        let lease_ms = duration_ms(self.settings.lease);
-        let period = (self.settings.lease / 3).max(Duration::from_millis(1));
-        let mut renewals = tokio::time::interval_at(Instant::now() + period, period);
-        let mut held_until = task.lease_until;
-        let mut work = std::pin::pin!(self.executor.execute(task));
-        loop {
-            tokio::select! {
-                biased;
-                () = self.abort.cancelled() => return Run::Aborted,
-                outcome = &mut work => return Run::Finished(outcome),
-                _ = renewals.tick() => {
-                    let now = self.clock.now_ms();
-                    match self.queue.extend(task, now + lease_ms, now).await {
-                        Ok(true) => held_until = now + lease_ms,
-                        Ok(false) => {
-                            tracing::warn!("lease lost: another scheduler took the task over; stopping it here");
-                            return Run::LeaseLost;
-                        }
-                        Err(e) if now + duration_ms(period) >= held_until => {
-                            tracing::warn!(error = %e, "cannot renew the lease before it expires; stopping the task so that it never runs twice at once");
-                            return Run::LeaseLost;
-                        }
-                        Err(e) => tracing::warn!(error = %e, "could not renew the lease; trying again"),
-                    }
-                }
-            }
-        }
-    }
-
-    async fn give_up(&self, task: &ClaimedTask, reason: String) -> Settled {
-        let now = self.clock.now_ms();
-        let written = self.queue.fail(task, &reason, now).await;
-        let settled = self.record(written, Settled::Failed(reason.clone()));
-        if matches!(settled, Settled::Failed(_)) {
-            self.executor.gave_up(task, &reason).await;
-        }
-        settled
-    }
-
-    async fn release(&self, task: &ClaimedTask) -> Settled {
-        let written = self.queue.release(task, self.clock.now_ms()).await;
-        self.record(written, Settled::Released)
-    }
-
-    /// What a settling write means: done as intended, lease lost, or not recorded.
-    fn record(&self, written: Result<bool, DbError>, intended: Settled) -> Settled {
-        match written {
-            Ok(true) => intended,
-            Ok(false) => {
-                tracing::warn!(
-                    "lease lost before the outcome was recorded; the new holder decides"
-                );
-                Settled::LeaseLost
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "could not record the outcome; the task will run again when its lease expires");
-                Settled::Unrecorded
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -6,138 +6,22 @@
 //! any scheduler takes it over. Every later write names the lease token, so a scheduler
 //! that lost its lease can no longer change the task.
 //!
+//! It is the one queue of deferred work: deleting a video queues the task that removes
+//! its files in the same transaction ([`Db::delete_video`]).
+//!
 //! What differs per backend lives in [`Db::claim_tasks`] (how rows are locked) and
 //! [`insert_or_ignore!`] (how a duplicate insert is ignored).
 
-use std::fmt;
+/// What a task is, as stored and as read back.
+mod record;
 
-use sqlx::any::AnyRow;
-use sqlx::{Connection, Executor, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor};
 use uuid::Uuid;
 
-use super::users::parse_id;
 use super::{Backend, Db, DbError};
 use crate::ids::VideoId;
-
-/// What a task does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TaskKind {
-    /// Probe an upload and make it playable everywhere (MP4, HLS ladder, poster).
-    ProcessVideo,
-    /// Remove every object of a deleted video, then its deletion record.
-    DeleteVideo,
-}
-
-impl TaskKind {
-    /// The name stored in the database and shown to operators.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ProcessVideo => "process",
-            Self::DeleteVideo => "delete",
-        }
-    }
-
-    /// Reads a stored kind.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "process" => Some(Self::ProcessVideo),
-            "delete" => Some(Self::DeleteVideo),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for TaskKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Where a task is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TaskState {
-    /// Waiting until `due_at`.
-    Pending,
-    /// Leased by a scheduler until `due_at`.
-    Running,
-    /// Finished successfully.
-    Done,
-    /// Gave up; `last_error` says why.
-    Failed,
-}
-
-impl TaskState {
-    /// The name stored in the database and shown to operators.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Failed => "failed",
-        }
-    }
-
-    /// Reads a stored or requested state.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pending" => Some(Self::Pending),
-            "running" => Some(Self::Running),
-            "done" => Some(Self::Done),
-            "failed" => Some(Self::Failed),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for TaskState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A stored task, as operators see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaskRecord {
-    /// The task's id.
-    pub id: Uuid,
-    /// What it does.
-    pub kind: TaskKind,
-    /// The video it is about.
-    pub video_id: VideoId,
-    /// Where it is in its life.
-    pub state: TaskState,
-    /// How many times it was claimed (its current run included).
-    pub attempts: u32,
-    /// When it may next be claimed (Unix ms): its schedule, or its lease's expiry.
-    pub due_at: i64,
-    /// The scheduler that holds or last held its lease.
-    pub lease_owner: Option<String>,
-    /// Why the last attempt failed, if it did.
-    pub last_error: Option<String>,
-    /// When it was first queued (Unix ms).
-    pub create_time: i64,
-    /// When it last changed (Unix ms).
-    pub update_time: i64,
-}
-
-/// A task this scheduler holds a lease on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimedTask {
-    /// The task's id.
-    pub id: Uuid,
-    /// What it does.
-    pub kind: TaskKind,
-    /// The video it is about.
-    pub video_id: VideoId,
-    /// How many times it was claimed, this claim included.
-    pub attempts: u32,
-    /// Why the previous attempt failed, if it did.
-    pub last_error: Option<String>,
-    /// Proves the lease: writes that do not name it change nothing.
-    pub lease_token: Uuid,
-    /// When the lease expires unless renewed (Unix ms).
-    pub lease_until: i64,
-}
+use record::claimed_from_row;
+pub use record::{ClaimedTask, TaskKind, TaskRecord, TaskState};
 
 /// The columns of [`TaskRecord`].
 macro_rules! task_select {
@@ -169,57 +53,6 @@ macro_rules! insert_or_ignore {
     };
 }
 
-fn parse_uuid(s: String) -> Result<Uuid, DbError> {
-    Uuid::try_parse(&s).map_err(|_| DbError::Corrupt(format!("bad task id {s:?}")))
-}
-
-fn parse_kind(s: String) -> Result<TaskKind, DbError> {
-    TaskKind::parse(&s).ok_or_else(|| DbError::Corrupt(format!("bad task kind {s:?}")))
-}
-
-fn count(n: i64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-impl TaskRecord {
-    fn from_row(row: &AnyRow) -> Result<Self, DbError> {
-        let state: String = row.try_get("state")?;
-        Ok(Self {
-            id: parse_uuid(row.try_get("id")?)?,
-            kind: parse_kind(row.try_get("kind")?)?,
-            video_id: parse_id(row.try_get("video_id")?)?,
-            state: TaskState::parse(&state)
-                .ok_or_else(|| DbError::Corrupt(format!("bad task state {state:?}")))?,
-            attempts: count(row.try_get("attempts")?),
-            due_at: row.try_get("due_at")?,
-            lease_owner: row.try_get("lease_owner")?,
-            last_error: row.try_get("last_error")?,
-            create_time: row.try_get("create_time")?,
-            update_time: row.try_get("update_time")?,
-        })
-    }
-}
-
-/// Reads a claimable row; `attempts_before` is true when the row was read before the
-/// claim counted this attempt (MySQL), false when it was read after (`RETURNING`).
-fn claimed_from_row(
-    row: &AnyRow,
-    lease_token: Uuid,
-    lease_until: i64,
-    attempts_before: bool,
-) -> Result<ClaimedTask, DbError> {
-    let attempts: i64 = row.try_get("attempts")?;
-    Ok(ClaimedTask {
-        id: parse_uuid(row.try_get("id")?)?,
-        kind: parse_kind(row.try_get("kind")?)?,
-        video_id: parse_id(row.try_get("video_id")?)?,
-        attempts: count(attempts + i64::from(attempts_before)),
-        last_error: row.try_get("last_error")?,
-        lease_token,
-        lease_until,
-    })
-}
-
 impl Db {
     /// Makes sure `kind` runs for `video` from `now_ms` on, and returns the task.
     /// Idempotent: a pending task is only brought forward, a running one is left alone,
@@ -230,40 +63,9 @@ impl Db {
         video: VideoId,
         now_ms: i64,
     ) -> Result<TaskRecord, DbError> {
-        let video_text = video.to_string();
-        let inserted = sqlx::query(self.sql(insert_or_ignore!(
-            self.backend(),
-            "tasks (id, kind, video_id, state, attempts, due_at, create_time, update_time) \
-             VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)"
-        )))
-        .bind(Uuid::new_v4().to_string())
-        .bind(kind.as_str())
-        .bind(&video_text)
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            // MySQL assigns left to right and later expressions see earlier assignments,
-            // so `state` is assigned last, after everything that reads the old one.
-            sqlx::query(self.sql(
-                "UPDATE tasks SET \
-                 attempts = CASE WHEN state = 'pending' THEN attempts ELSE 0 END, \
-                 last_error = CASE WHEN state = 'pending' THEN last_error ELSE NULL END, \
-                 due_at = ?, update_time = ?, state = 'pending' \
-                 WHERE kind = ? AND video_id = ? AND state <> 'running' \
-                 AND NOT (state = 'pending' AND due_at <= ?)",
-            ))
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(kind.as_str())
-            .bind(&video_text)
-            .bind(now_ms)
-            .execute(self.pool())
-            .await?;
-        }
+        let mut conn = self.pool().acquire().await?;
+        enqueue(&mut conn, self.backend(), kind, video, now_ms).await?;
+        drop(conn);
         self.task(kind, video).await
     }
 
@@ -496,65 +298,57 @@ impl Db {
             .rows_affected();
         Ok(n)
     }
+}
 
-    /// Records that the files of `video` must go (the seed's `video_del_rec`);
-    /// recording it twice is harmless.
-    pub async fn add_deletion_record(&self, video: VideoId, now_ms: i64) -> Result<(), DbError> {
-        sqlx::query(self.sql(insert_or_ignore!(
-            self.backend(),
-            "video_del_rec (video_id, create_time) VALUES (?, ?)"
+/// [`Db::enqueue_task`] on `conn`, which may be a transaction's: the task is then queued
+/// if and only if the rest of the transaction commits.
+pub(super) async fn enqueue(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    kind: TaskKind,
+    video: VideoId,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    let video_text = video.to_string();
+    let inserted = sqlx::query(AssertSqlSafe(backend.sql(insert_or_ignore!(
+        backend,
+        "tasks (id, kind, video_id, state, attempts, due_at, create_time, update_time) \
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)"
+    ))))
+    .bind(Uuid::new_v4().to_string())
+    .bind(kind.as_str())
+    .bind(&video_text)
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        // MySQL assigns left to right and later expressions see earlier assignments,
+        // so `state` is assigned last, after everything that reads the old one.
+        sqlx::query(AssertSqlSafe(backend.sql(
+            "UPDATE tasks SET \
+             attempts = CASE WHEN state = 'pending' THEN attempts ELSE 0 END, \
+             last_error = CASE WHEN state = 'pending' THEN last_error ELSE NULL END, \
+             due_at = ?, update_time = ?, state = 'pending' \
+             WHERE kind = ? AND video_id = ? AND state <> 'running' \
+             AND NOT (state = 'pending' AND due_at <= ?)",
         )))
-        .bind(video.to_string())
         .bind(now_ms)
-        .execute(self.pool())
+        .bind(now_ms)
+        .bind(kind.as_str())
+        .bind(&video_text)
+        .bind(now_ms)
+        .execute(&mut *conn)
         .await?;
-        Ok(())
     }
-
-    /// Forgets the deletion record of `video` once its files are gone.
-    pub async fn remove_deletion_record(&self, video: VideoId) -> Result<(), DbError> {
-        sqlx::query(self.sql("DELETE FROM video_del_rec WHERE video_id = ?"))
-            .bind(video.to_string())
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Deletion records that have no deletion task yet, oldest first.
-    pub async fn unqueued_deletions(&self, limit: u32) -> Result<Vec<VideoId>, DbError> {
-        let rows = sqlx::query(self.sql(
-            "SELECT d.video_id FROM video_del_rec d WHERE NOT EXISTS \
-             (SELECT 1 FROM tasks t WHERE t.kind = 'delete' AND t.video_id = d.video_id) \
-             ORDER BY d.create_time, d.video_id LIMIT ?",
-        ))
-        .bind(i64::from(limit))
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| parse_id(r.try_get("video_id")?))
-            .collect()
-    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kinds_and_states_round_trip() {
-        for k in [TaskKind::ProcessVideo, TaskKind::DeleteVideo] {
-            assert_eq!(TaskKind::parse(k.as_str()), Some(k));
-        }
-        for s in [
-            TaskState::Pending,
-            TaskState::Running,
-            TaskState::Done,
-            TaskState::Failed,
-        ] {
-            assert_eq!(TaskState::parse(s.as_str()), Some(s));
-        }
-        assert_eq!(TaskState::parse("lost"), None);
-    }
 
     #[test]
     fn duplicate_inserts_are_ignored_in_each_dialect() {
