@@ -1,60 +1,54 @@
 use std::time::Duration;
 
-use reel_core::signing::SigningKey;
+use clap::Args;
 
 /// The largest request body the API reads; larger ones get a 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The API's settings; the `reel` binary fills them from flags and `REEL_*` variables.
-#[derive(Debug, Clone)]
+/// The API's own options (the site's database and key are in
+/// [`reel_core::config::SiteConfig`]).
+#[derive(Debug, Clone, Args)]
+// clap names a struct's argument group after it, and every service calls its
+// options `Config`: the groups would clash where `reel serve` flattens several.
+#[group(skip)]
 pub struct Config {
-    /// Where the data lives (`sqlite:`, `mysql:`, `mariadb:` or `postgres:` URL).
-    pub database_url: String,
-    /// Redis shared by several API nodes for sessions; `None` keeps them in process.
+    /// Redis for sessions shared by several API nodes (redis://host:6379) [default:
+    /// sessions cached in process]
+    #[arg(long, env = "REEL_REDIS_URL")]
     pub redis_url: Option<String>,
-    /// How long a session lives without use.
+    /// How long a session lives without use (e.g. 30m, 12h).
+    #[arg(long, env = "REEL_SESSION_TTL", default_value = "30m", value_parser = humantime::parse_duration)]
     pub session_ttl: Duration,
     /// How often expired sessions are purged.
+    #[arg(long, env = "REEL_SESSION_SWEEP_EVERY", default_value = "60s", value_parser = humantime::parse_duration)]
     pub session_sweep_every: Duration,
-    /// Marks the session cookie `Secure` (serve over HTTPS).
+    /// Mark the session cookie Secure (when the site is served over HTTPS).
+    #[arg(long, env = "REEL_SECURE_COOKIES")]
     pub secure_cookies: bool,
-    /// Signs upload tokens for the stream server.
-    pub signing_key: SigningKey,
-    /// Prefix of upload URLs: empty for the same origin (`reel serve`), or the stream
-    /// server's public URL in split mode.
+    /// Public URL of the stream server, put in front of upload URLs (e.g.
+    /// https://media.example.com) [default: same origin]
+    #[arg(long, env = "REEL_STREAM_PUBLIC_URL", default_value = "")]
     pub stream_public_url: String,
-    /// How long an upload URL stays valid.
+    /// How long an upload URL stays valid (e.g. 6h).
+    #[arg(long, env = "REEL_UPLOAD_TOKEN_TTL", default_value = "6h", value_parser = humantime::parse_duration)]
     pub upload_token_ttl: Duration,
-    /// Log-in attempts allowed per minute for one client and user name.
+    /// Log-in attempts allowed per minute for one client address and user name.
+    #[arg(long, env = "REEL_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
     pub login_attempts_per_minute: u32,
-    /// Takes the client address from `X-Forwarded-For` (set this behind a proxy you run,
-    /// such as `reel web`).
+    /// Take the client address from X-Forwarded-For (only behind a proxy you run, such
+    /// as `reel web`).
+    #[arg(long, env = "REEL_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
-    /// Origins besides the request's own host that may send cookie-authenticated writes.
+    /// Other origins allowed to send cookie-authenticated writes (comma-separated).
+    #[arg(long, env = "REEL_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
-    /// Database connections at most.
-    pub max_db_connections: u32,
-    /// How long public listings may be served from memory; zero turns caching off.
+    /// How long public video listings may be served from memory (0s turns it off).
+    #[arg(long, env = "REEL_LISTING_CACHE_TTL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub listing_cache_ttl: Duration,
 }
 
-impl Config {
-    /// Defaults for a database URL and key; every other field as `reel serve` uses it.
-    pub fn new(database_url: impl Into<String>, signing_key: SigningKey) -> Self {
-        Self {
-            database_url: database_url.into(),
-            redis_url: None,
-            session_ttl: reel_core::session::DEFAULT_TTL,
-            session_sweep_every: Duration::from_secs(60),
-            secure_cookies: false,
-            signing_key,
-            stream_public_url: String::new(),
-            upload_token_ttl: Duration::from_secs(6 * 3600),
-            login_attempts_per_minute: 10,
-            trust_forwarded_for: false,
-            allowed_origins: Vec::new(),
-            max_db_connections: 16,
-            listing_cache_ttl: Duration::from_secs(1),
-        }
+impl Default for Config {
+    fn default() -> Self {
+        reel_core::config::defaults()
     }
 }

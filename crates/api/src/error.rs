@@ -1,9 +1,9 @@
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use reel_core::db::DbError;
 use reel_core::domain::Invalid;
-use reel_core::error_body::ErrorBody;
+use reel_core::error_body::ErrorResponse;
 use reel_core::session::SessionError;
 
 /// Everything a handler can answer besides success. Internal details are logged here and
@@ -39,34 +39,79 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+impl ErrorResponse for ApiError {
+    fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Self::WrongCredentials => (StatusCode::UNAUTHORIZED, "wrong_credentials"),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
-            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized | Self::WrongCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::WrongCredentials => "wrong_credentials",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::TooManyRequests(_) => "too_many_requests",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    fn add_headers(&self, headers: &mut HeaderMap) {
+        if let Self::TooManyRequests(secs) = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        if let Self::Internal(e) = &self {
-            tracing::error!(error = format!("{e:#}"), "request failed");
+        self.to_response()
+    }
+}
+
+/// Turns the database's "no such row" into the API's 404 for the thing looked up, and
+/// a unique-key violation into a 409; every other failure stays internal.
+pub trait ResultExt<T> {
+    fn or_not_found(self, what: &'static str) -> Result<T, ApiError>;
+
+    fn or_conflict(self, message: &'static str) -> Result<T, ApiError>;
+
+    /// `None` when no row matched.
+    fn optional(self) -> Result<Option<T>, ApiError>;
+}
+
+impl<T> ResultExt<T> for Result<T, DbError> {
+    fn or_not_found(self, what: &'static str) -> Result<T, ApiError> {
+        self.map_err(|e| match e {
+            DbError::NotFound => ApiError::NotFound(what),
+            e => e.into(),
+        })
+    }
+
+    fn or_conflict(self, message: &'static str) -> Result<T, ApiError> {
+        self.map_err(|e| match e {
+            DbError::Conflict => ApiError::Conflict(message),
+            e => e.into(),
+        })
+    }
+
+    fn optional(self) -> Result<Option<T>, ApiError> {
+        match self {
+            Ok(found) => Ok(Some(found)),
+            Err(DbError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
         }
-        let mut res = ErrorBody::new(code, self.to_string()).into_response_with(status);
-        if let Self::TooManyRequests(secs) = self {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        res
     }
 }
 
@@ -113,10 +158,4 @@ impl From<QueryRejection> for ApiError {
 /// The answer for a path no route matches.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("route")
-}
-
-/// The answer for a known path with a method it does not take.
-pub async fn method_not_allowed() -> Response {
-    ErrorBody::new("method_not_allowed", "method not allowed on this path")
-        .into_response_with(StatusCode::METHOD_NOT_ALLOWED)
 }

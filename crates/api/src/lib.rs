@@ -1,7 +1,7 @@
 #![forbid(unsafe_code)]
-//! The API service: users, sessions, videos and comments over JSON (DESIGN.md §2).
+//! The API service: users, sessions, videos and comments over JSON (docs/architecture.md).
 //!
-//! `router` gives the routes at the seed's root paths; `reel api` serves them as they
+//! `router` gives the routes at the first design's root paths; `reel api` serves them as they
 //! are and `reel serve` nests them under `/api`.
 
 /// What the API needs to run.
@@ -34,7 +34,7 @@ use axum::routing::get;
 pub use config::Config;
 pub use state::ApiState;
 
-/// The API's routes at the seed's paths, with `/openapi.json`, JSON 404/405 answers
+/// The API's routes at the first design's paths, with `/openapi.json`, JSON 404/405 answers
 /// and the 64 KiB body limit.
 pub fn router(state: ApiState) -> Router {
     let (router, api) = routes::router().split_for_parts();
@@ -42,7 +42,7 @@ pub fn router(state: ApiState) -> Router {
     router
         .route("/openapi.json", get(move || async move { axum::Json(api) }))
         .fallback(error::not_found)
-        .method_not_allowed_fallback(error::method_not_allowed)
+        .method_not_allowed_fallback(reel_core::error_body::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(config::MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -61,15 +61,7 @@ pub fn health_router(state: ApiState) -> Router {
 }
 
 async fn ready(State(state): State<ApiState>) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match state.db().ping().await {
-        Ok(()) => "ready".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready: the database does not answer");
-            reel_core::error_body::ErrorBody::new("not_ready", "the database does not answer")
-                .into_response_with(axum::http::StatusCode::SERVICE_UNAVAILABLE)
-        }
-    }
+    reel_core::http::readiness(state.db()).await
 }
 
 /// Serves the API alone on `listener` (as `reel api` does) until `shutdown` resolves.

@@ -2,8 +2,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use reel_core::clock::SharedClock;
-use reel_core::db::{Db, DbOptions};
+use reel_core::db::Db;
 use reel_core::session::SessionStore;
+use reel_core::signing::SigningKey;
+use reel_core::site::Site;
 
 use crate::config::Config;
 use crate::listing_cache::ListingCache;
@@ -13,19 +15,18 @@ use crate::password::Hasher;
 /// Everything a handler needs, cheap to clone.
 #[derive(Clone)]
 pub struct ApiState {
-    /// The shared parts.
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    /// The database.
     db: Db,
     /// Sessions: cache in front of the database.
     sessions: SessionStore,
     /// The time source for sessions and tokens.
     clock: SharedClock,
-    /// Settings.
     config: Config,
+    /// Signs upload tokens for the stream server.
+    signing_key: SigningKey,
     /// Throttles log-in attempts.
     login_limiter: LoginLimiter,
     /// argon2id off the async workers.
@@ -35,19 +36,11 @@ struct Inner {
 }
 
 impl ApiState {
-    /// Connects to the database (running migrations) and the session cache, and warms
-    /// the cache.
-    pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        let mut options = DbOptions::new(&config.database_url);
-        options.max_connections = config.max_db_connections;
-        let db = Db::connect(&options)
-            .await
-            .context("opening the database")?;
-        Self::with_db(config, db, clock).await
-    }
-
-    /// Like [`Self::build`], on a database that is already open.
-    pub async fn with_db(config: Config, db: Db, clock: SharedClock) -> anyhow::Result<Self> {
+    /// Opens the site's database (running migrations), connects to the session cache
+    /// and warms it.
+    pub async fn build(config: Config, site: &Site) -> anyhow::Result<Self> {
+        let db = site.db().await?;
+        let clock = site.clock();
         let sessions = SessionStore::new(
             db.clone(),
             clock.clone(),
@@ -66,6 +59,7 @@ impl ApiState {
                 login_limiter: LoginLimiter::new(config.login_attempts_per_minute, clock.clone()),
                 hasher: Hasher::new(),
                 listings: ListingCache::new(config.listing_cache_ttl, clock.clone()),
+                signing_key: site.signing_key().await?,
                 db,
                 sessions,
                 clock,
@@ -100,12 +94,10 @@ impl ApiState {
         })
     }
 
-    /// The database.
     pub fn db(&self) -> &Db {
         &self.inner.db
     }
 
-    /// The session store.
     pub fn sessions(&self) -> &SessionStore {
         &self.inner.sessions
     }
@@ -115,9 +107,12 @@ impl ApiState {
         self.inner.clock.now_ms()
     }
 
-    /// The settings.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.inner.signing_key
     }
 
     pub(crate) fn login_limiter(&self) -> &LoginLimiter {

@@ -1,4 +1,5 @@
-//! Field names follow the seed's Go structs, so its clients keep working.
+//! Field names follow the first design's Go structs, so its clients keep working
+//! (docs/architecture.md, "Compatibility with the first design").
 
 use reel_core::db::{CommentRecord, Page, VideoRecord};
 use reel_core::domain::{UserName, VideoStatus};

@@ -68,3 +68,17 @@ async fn record_metrics(State(service): State<&'static str>, req: Request, next:
         .record(start.elapsed().as_secs_f64());
     res
 }
+
+/// The answer of `/readyz` for a service that needs its database: 200 `ready` while it
+/// answers, 503 with a JSON error otherwise.
+pub async fn readiness(db: &crate::db::Db) -> Response {
+    use axum::response::IntoResponse;
+    match db.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the database does not answer");
+            crate::error_body::ErrorBody::new("not_ready", "the database does not answer")
+                .into_response_with(axum::http::StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}

@@ -3,6 +3,10 @@
 
 /// Wall-clock time behind a trait, so expiry logic can be tested with a controlled clock.
 pub mod clock;
+/// Conditional requests: `If-None-Match` and the other validators' headers.
+pub mod conditional;
+/// The options every service of a site shares, and the defaults of any options struct.
+pub mod config;
 /// The database layer: one repository over SQLite, MySQL/MariaDB and PostgreSQL.
 pub mod db;
 /// Validated domain values: user names, passwords, video names, comments, statuses.
@@ -21,5 +25,7 @@ pub mod secret;
 pub mod session;
 /// HMAC-signed tokens: upload tokens for the stream server and service-to-service auth.
 pub mod signing;
+/// What the services of one site share, opened once per process.
+pub mod site;
 /// Where video bytes live: local disk or any S3-compatible object store.
 pub mod storage;

@@ -10,7 +10,7 @@ pub fn router(api: ApiState, stream: StreamState) -> Router {
         .nest("/api", reel_api::router(api.clone()))
         .merge(reel_stream::router(stream))
         .merge(reel_api::health_router(api))
-        .merge(reel_web::router(reel_web::WebState::new()))
+        .merge(reel_web::router(reel_web::WebState::pages_only()))
         .fallback(reel_web::not_found_page);
     reel_core::http::observe(app, "serve")
 }

@@ -7,7 +7,7 @@ mod common;
 
 use common::Reel;
 use reel_core::ids::SessionId;
-use reel_testkit::{Backend, ScratchDb, redis_url};
+use reel_testkit::{DbKind, ScratchDb, redis_url};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -23,7 +23,7 @@ async fn cached(conn: &mut redis::aio::MultiplexedConnection, sid: &str) -> Opti
 
 #[tokio::test]
 async fn two_api_nodes_share_sessions_through_redis() {
-    let db = ScratchDb::new(Backend::Postgres).await;
+    let db = ScratchDb::new(DbKind::Postgres).await;
     let redis = redis_url();
     let data = tempfile::tempdir().unwrap();
     let key = "c2hhcmVkLWtleS1mb3ItYm90aC1ub2Rlcy0zMi1ieXRlcy1sb25n";

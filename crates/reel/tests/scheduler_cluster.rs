@@ -13,19 +13,19 @@ use reel_core::db::{Db, NewVideo, TaskState};
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::SigningKey;
 use reel_core::storage::{Storage, StorageOptions, keys};
-use reel_testkit::{Backend, ScratchDb};
+use reel_testkit::{DbKind, ScratchDb};
 use serde_json::Value;
 
 const TASKS: usize = 500;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_schedulers_on_postgres_share_the_work_and_survive_a_kill() {
-    cluster(Backend::Postgres).await;
+    cluster(DbKind::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_schedulers_on_mariadb_share_the_work_and_survive_a_kill() {
-    cluster(Backend::MySql).await;
+    cluster(DbKind::MySql).await;
 }
 
 /// A `reel scheduler` process and the JSON lines it logged.
@@ -168,17 +168,17 @@ fn now_micros() -> i64 {
 
 /// Waits until the database runs no statement for any other session, so that those a
 /// frozen process had already sent have landed.
-async fn settled(db: &Db, backend: Backend) {
+async fn settled(db: &Db, backend: DbKind) {
     let running = match backend {
-        Backend::Postgres => {
+        DbKind::Postgres => {
             "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
              AND pid <> pg_backend_pid() AND state = 'active'"
         }
-        Backend::MySql => {
+        DbKind::MySql => {
             "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() \
              AND ID <> CONNECTION_ID() AND COMMAND = 'Query'"
         }
-        Backend::Sqlite => unreachable!("the cluster runs on a database server"),
+        DbKind::Sqlite => unreachable!("the cluster runs on a database server"),
     };
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -195,7 +195,7 @@ async fn count(db: &Db, state: TaskState) -> usize {
     db.tasks(Some(state), 1000).await.unwrap().len()
 }
 
-async fn cluster(backend: Backend) {
+async fn cluster(backend: DbKind) {
     let scratch = ScratchDb::new(backend).await;
     let url = scratch.url();
     let db = scratch.connect().await;

@@ -6,13 +6,13 @@
 mod common;
 
 use common::{ApiClient, Reel, clip, emptied};
-use reel_testkit::{Backend, ScratchDb};
+use reel_testkit::{DbKind, ScratchDb};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 #[tokio::test]
 async fn an_upload_goes_through_the_split_services_to_playback() {
-    let db = ScratchDb::new(Backend::Postgres).await;
+    let db = ScratchDb::new(DbKind::Postgres).await;
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_str().unwrap();
     let key = "c3BsaXQtbW9kZS1rZXktZm9yLWV2ZXJ5LXNlcnZpY2UtMzItYnl0ZXM";

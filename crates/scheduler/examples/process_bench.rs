@@ -10,14 +10,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use reel_core::config::SiteConfig;
 use reel_core::db::NewVideo;
 use reel_core::domain::VideoStatus;
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::SigningKey;
+use reel_core::site::Site;
 use reel_core::storage::keys;
 use reel_scheduler::ffmpeg::plan::{Plan, files};
 use reel_scheduler::ffmpeg::{Ffmpeg, probe_args};
-use reel_scheduler::{Config, Scheduler};
+use reel_scheduler::{Config, SchedulerState};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -35,10 +37,15 @@ async fn main() -> anyhow::Result<()> {
 /// Uploads the clip, queues its processing, and waits until the video is ready.
 async fn through_reel(clip: &Path, data: &Path) -> anyhow::Result<u128> {
     std::fs::create_dir_all(data)?;
-    let mut config = Config::new(reel_core::db::sqlite_url(data), data, SigningKey::random());
-    config.tick = Duration::from_millis(20);
-    config.work_dir = data.to_owned();
-    let scheduler = Scheduler::build(config).await?;
+    let config = Config {
+        tick: Duration::from_millis(20),
+        work_dir: Some(data.to_owned()),
+        ..Config::default()
+    };
+    let mut site = SiteConfig::default();
+    site.db.data_dir = data.to_owned();
+    site.signing_key = Some(SigningKey::random());
+    let scheduler = SchedulerState::build(config, &Site::new(site)).await?;
     ensure!(scheduler.processes_uploads(), "ffmpeg is required");
     let db = scheduler.db();
     let user = UserId::random();

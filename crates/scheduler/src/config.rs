@@ -1,97 +1,102 @@
-//! The scheduler's settings, as a plain struct filled in by the binary.
+//! The scheduler's options; the `reel` command flattens them into its own.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use reel_core::clock::{self, SharedClock};
-use reel_core::signing::SigningKey;
-use reel_core::storage::StorageOptions;
+use clap::Args;
 
-/// Everything the scheduler needs to run.
-#[derive(Clone)]
+/// The scheduler's own options (the site's database, key and storage are in
+/// [`reel_core::config::SiteConfig`]).
+#[derive(Debug, Clone, Args)]
+// clap names a struct's argument group after it, and every service calls its
+// options `Config`: the groups would clash where `reel serve` flattens several.
+#[group(skip)]
 pub struct Config {
-    /// Where tasks and videos live (`sqlite:`, `mysql:`, `mariadb:` or `postgres:` URL).
-    pub database_url: String,
-    /// Database connections at most.
-    pub max_db_connections: u32,
-    /// Which store holds the videos (local disk under the data dir by default, or S3).
-    pub storage: StorageOptions,
-    /// Verifies the signatures of the other services' calls to the intake.
-    pub signing_key: SigningKey,
     /// Tasks run at once: the number of executors.
+    #[arg(
+        long = "task-concurrency",
+        env = "REEL_TASK_CONCURRENCY",
+        default_value_t = 4
+    )]
     pub concurrency: usize,
-    /// ffmpeg jobs at once, one per core by default.
-    pub ffmpeg_jobs: usize,
-    /// Runs of a task before it stays `failed`.
+    /// ffmpeg jobs at once [default: one per core]
+    #[arg(long, env = "REEL_FFMPEG_JOBS")]
+    pub ffmpeg_jobs: Option<usize>,
+    /// Runs of a task before it stays failed.
+    #[arg(
+        long = "task-max-attempts",
+        env = "REEL_TASK_MAX_ATTEMPTS",
+        default_value_t = 5
+    )]
     pub max_attempts: u32,
-    /// The wait before the first retry; it doubles at each further failure.
+    /// Wait before a failed task's first retry; it doubles after each failure.
+    #[arg(long = "task-backoff", env = "REEL_TASK_BACKOFF", default_value = "5s", value_parser = humantime::parse_duration)]
     pub retry_backoff: Duration,
-    /// The longest wait between retries.
+    /// Longest wait between retries.
+    #[arg(long = "task-backoff-max", env = "REEL_TASK_BACKOFF_MAX", default_value = "10m", value_parser = humantime::parse_duration)]
     pub retry_backoff_max: Duration,
-    /// How long a claim lasts without renewal; a task whose scheduler died is taken
-    /// over this long after its last renewal.
+    /// How long a claimed task is leased without renewal: a task whose scheduler died
+    /// is taken over by another after this.
+    #[arg(long = "task-lease", env = "REEL_TASK_LEASE", default_value = "60s", value_parser = humantime::parse_duration)]
     pub lease: Duration,
-    /// The most tasks claimed in one round.
+    /// Most tasks claimed at once.
+    #[arg(
+        long = "task-batch-size",
+        env = "REEL_TASK_BATCH_SIZE",
+        default_value_t = 16
+    )]
     pub batch_size: u32,
-    /// How often the dispatcher looks for due tasks when nothing wakes it sooner.
+    /// How often due tasks are looked for when nothing is queued in this process.
+    #[arg(long = "task-tick", env = "REEL_TASK_TICK", default_value = "1s", value_parser = humantime::parse_duration)]
     pub tick: Duration,
-    /// How often reconciliation looks for uploads nobody queued.
+    /// How often uploads that were never queued are looked for.
+    #[arg(long, env = "REEL_RECONCILE_EVERY", default_value = "60s", value_parser = humantime::parse_duration)]
     pub reconcile_every: Duration,
-    /// How far back reconciliation looks for videos awaiting their upload; longer
-    /// than an upload URL stays valid.
+    /// How far back reconciliation looks for videos awaiting their upload; longer than
+    /// an upload URL stays valid.
+    #[arg(long, env = "REEL_RECONCILE_WINDOW", default_value = "24h", value_parser = humantime::parse_duration)]
     pub reconcile_window: Duration,
     /// How long finished tasks stay listed before they are pruned.
+    #[arg(long, env = "REEL_KEEP_DONE_TASKS_FOR", default_value = "7days", value_parser = humantime::parse_duration)]
     pub keep_done_for: Duration,
     /// How long tasks running at shutdown may take to finish before they are stopped
     /// and handed back to the queue.
+    #[arg(long, env = "REEL_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
-    /// The ffmpeg program (a name looked up in `PATH`, or a path).
+    /// The ffmpeg program; without a working one, uploads are served as they came.
+    #[arg(long, env = "REEL_FFMPEG", default_value = "ffmpeg")]
     pub ffmpeg: PathBuf,
-    /// The ffprobe program.
+    #[arg(long, env = "REEL_FFPROBE", default_value = "ffprobe")]
     pub ffprobe: PathBuf,
     /// Where processing keeps its working files (a download of the upload and what is
-    /// made of it) when storage is S3; on local disk they live beside the store.
-    pub work_dir: PathBuf,
-    /// This scheduler's name in leases, for operators (`host:pid` by default).
-    pub instance: String,
-    /// The time source of schedules and leases.
-    pub clock: SharedClock,
+    /// made of it) when storage is S3; on local disk they live beside the store
+    /// [default: the system's temp dir]
+    #[arg(long, env = "REEL_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// This scheduler's name in its task leases, for operators; unique among the
+    /// schedulers sharing a database [default: host:pid]
+    #[arg(long, env = "REEL_INSTANCE")]
+    pub instance: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        reel_core::config::defaults()
+    }
 }
 
 impl Config {
-    /// Defaults for everything but where the data lives and the signing key.
-    pub fn new(
-        database_url: impl Into<String>,
-        data_dir: impl Into<PathBuf>,
-        signing_key: SigningKey,
-    ) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Self {
-            database_url: database_url.into(),
-            max_db_connections: 16,
-            storage: StorageOptions {
-                data_dir: data_dir.into(),
-                ..StorageOptions::default()
-            },
-            signing_key,
-            concurrency: 4,
-            ffmpeg_jobs: cores,
-            max_attempts: 5,
-            retry_backoff: Duration::from_secs(5),
-            retry_backoff_max: Duration::from_secs(600),
-            lease: Duration::from_secs(60),
-            batch_size: 16,
-            tick: Duration::from_secs(1),
-            reconcile_every: Duration::from_secs(60),
-            reconcile_window: Duration::from_secs(24 * 3600),
-            keep_done_for: Duration::from_secs(7 * 24 * 3600),
-            shutdown_grace: Duration::from_secs(10),
-            ffmpeg: PathBuf::from("ffmpeg"),
-            ffprobe: PathBuf::from("ffprobe"),
-            work_dir: std::env::temp_dir(),
-            instance: default_instance(),
-            clock: clock::system(),
-        }
+    pub(crate) fn ffmpeg_jobs(&self) -> usize {
+        self.ffmpeg_jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+    }
+
+    pub(crate) fn work_dir(&self) -> PathBuf {
+        self.work_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+
+    pub(crate) fn instance(&self) -> String {
+        self.instance.clone().unwrap_or_else(default_instance)
     }
 }
 
@@ -107,27 +112,15 @@ fn default_instance() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The database URL can hold a password and the key is secret: neither is shown.
-        f.debug_struct("Config")
-            .field("storage", &self.storage)
-            .field("concurrency", &self.concurrency)
-            .field("ffmpeg_jobs", &self.ffmpeg_jobs)
-            .field("max_attempts", &self.max_attempts)
-            .field("retry_backoff", &self.retry_backoff)
-            .field("retry_backoff_max", &self.retry_backoff_max)
-            .field("lease", &self.lease)
-            .field("batch_size", &self.batch_size)
-            .field("tick", &self.tick)
-            .field("reconcile_every", &self.reconcile_every)
-            .field("reconcile_window", &self.reconcile_window)
-            .field("keep_done_for", &self.keep_done_for)
-            .field("shutdown_grace", &self.shutdown_grace)
-            .field("ffmpeg", &self.ffmpeg)
-            .field("ffprobe", &self.ffprobe)
-            .field("work_dir", &self.work_dir)
-            .field("instance", &self.instance)
-            .finish_non_exhaustive()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_come_from_the_options() {
+        let config = Config::default();
+        assert_eq!(config.keep_done_for, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(config.retry_backoff_max, Duration::from_secs(600));
+        assert!(config.ffmpeg_jobs() >= 1);
     }
 }

@@ -2,7 +2,8 @@
 //! the task list for operators.
 //!
 //! - `POST /tasks/process/{vid}`: process this upload (the stream server, after each one)
-//! - `POST /video-delete-record/{vid}`: delete this deleted video's files (the seed's path)
+//! - `POST /video-delete-record/{vid}`: delete this deleted video's files (the first
+//!   design's path)
 //! - `GET /tasks?state=pending|running|done|failed&limit=N`: the latest tasks
 //! - `GET /healthz`, `GET /readyz`: unauthenticated probes
 //!
@@ -16,12 +17,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use reel_core::db::{TaskRecord, TaskState};
-use reel_core::error_body::ErrorBody;
 use reel_core::ids::VideoId;
 use reel_core::signing::service;
 use serde::{Deserialize, Serialize};
 
-use crate::Scheduler;
+use crate::SchedulerState;
 use crate::error::SchedulerError;
 
 /// Listings hold this many tasks unless asked.
@@ -30,7 +30,7 @@ const DEFAULT_LIST_LIMIT: u32 = 100;
 const MAX_LIST_LIMIT: u32 = 1000;
 
 /// The intake's routes.
-pub fn router(scheduler: Scheduler) -> Router {
+pub fn router(scheduler: SchedulerState) -> Router {
     Router::new()
         .route("/tasks/process/{vid}", post(process_upload))
         .route("/video-delete-record/{vid}", post(delete_record))
@@ -38,19 +38,19 @@ pub fn router(scheduler: Scheduler) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(reel_core::error_body::method_not_allowed)
         .with_state(scheduler)
 }
 
 /// Proof that the request carries a valid service signature for its method and path.
 pub struct ServiceAuth;
 
-impl FromRequestParts<Scheduler> for ServiceAuth {
+impl FromRequestParts<SchedulerState> for ServiceAuth {
     type Rejection = SchedulerError;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        scheduler: &Scheduler,
+        scheduler: &SchedulerState,
     ) -> Result<Self, SchedulerError> {
         let header = parts
             .headers
@@ -139,7 +139,7 @@ fn video_id(path: Result<Path<String>, PathRejection>) -> Result<VideoId, Schedu
 #[tracing::instrument(skip_all, err(Display))]
 async fn process_upload(
     _auth: ServiceAuth,
-    State(scheduler): State<Scheduler>,
+    State(scheduler): State<SchedulerState>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, SchedulerError> {
     let task = scheduler.enqueue_process(video_id(path)?).await?;
@@ -149,7 +149,7 @@ async fn process_upload(
 #[tracing::instrument(skip_all, err(Display))]
 async fn delete_record(
     _auth: ServiceAuth,
-    State(scheduler): State<Scheduler>,
+    State(scheduler): State<SchedulerState>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, SchedulerError> {
     let task = scheduler.enqueue_delete(video_id(path)?).await?;
@@ -158,7 +158,7 @@ async fn delete_record(
 
 async fn list_tasks(
     _auth: ServiceAuth,
-    State(scheduler): State<Scheduler>,
+    State(scheduler): State<SchedulerState>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<TaskList>, SchedulerError> {
     let Query(query) = query.map_err(|r| SchedulerError::BadRequest(r.body_text()))?;
@@ -180,22 +180,10 @@ async fn list_tasks(
     }))
 }
 
-async fn ready(State(scheduler): State<Scheduler>) -> Response {
-    match scheduler.db().ping().await {
-        Ok(()) => "ready".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready: the database does not answer");
-            ErrorBody::new("not_ready", "the database does not answer")
-                .into_response_with(StatusCode::SERVICE_UNAVAILABLE)
-        }
-    }
+async fn ready(State(scheduler): State<SchedulerState>) -> Response {
+    reel_core::http::readiness(scheduler.db()).await
 }
 
 async fn not_found() -> SchedulerError {
     SchedulerError::NotFound("route")
-}
-
-async fn method_not_allowed() -> Response {
-    ErrorBody::new("method_not_allowed", "method not allowed on this path")
-        .into_response_with(StatusCode::METHOD_NOT_ALLOWED)
 }

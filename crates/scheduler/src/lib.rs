@@ -1,5 +1,5 @@
 #![forbid(unsafe_code)]
-//! reel's scheduler (DESIGN.md §6): the seed's third service. An HTTP intake accepts
+//! reel's scheduler (docs/architecture.md): the third service. An HTTP intake accepts
 //! tasks that cannot finish within a request and stores them before answering; a timer
 //! wakes a dispatcher that claims due tasks as leases and hands them through a bounded
 //! channel to executors. Tasks: delete a deleted video's files, and make every upload
@@ -28,11 +28,12 @@ pub mod tasks;
 use std::future::Future;
 use std::sync::Arc;
 
-use anyhow::Context;
 use axum::Router;
-use reel_core::db::{Db, DbError, DbOptions, TaskKind, TaskRecord};
+use reel_core::clock::SharedClock;
+use reel_core::db::{Db, DbError, TaskKind, TaskRecord};
 use reel_core::ids::VideoId;
 use reel_core::signing::SigningKey;
+use reel_core::site::Site;
 use reel_core::storage::Storage;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -48,73 +49,65 @@ use crate::tasks::Tasks;
 
 /// The scheduler: cheap to clone, shared by the intake's handlers and the runner.
 #[derive(Clone)]
-pub struct Scheduler {
-    /// The shared parts.
+pub struct SchedulerState {
     inner: Arc<Inner>,
 }
 
-/// The shared parts of [`Scheduler`].
 struct Inner {
-    /// Settings.
     config: Config,
     /// Tasks and videos.
     db: Db,
-    /// Video files.
     storage: Storage,
+    /// Verifies the signatures of the other services' calls to the intake.
+    signing_key: SigningKey,
+    /// The time of schedules and leases.
+    clock: SharedClock,
+    /// This scheduler's name in its leases.
+    instance: String,
     /// What runs the tasks.
     tasks: Arc<Tasks>,
     /// Wakes the dispatcher when a task is queued in this process.
     wake: Arc<Notify>,
 }
 
-impl Scheduler {
-    /// Opens the database (running migrations) and storage, and looks for ffmpeg.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let mut options = DbOptions::new(&config.database_url);
-        options.max_connections = config.max_db_connections;
-        let db = Db::connect(&options)
-            .await
-            .context("opening the database")?;
-        let storage = Storage::open(&config.storage)
-            .await
-            .context("opening storage")?;
-        Ok(Self::with_parts(config, db, storage).await)
-    }
-
-    /// A scheduler on a database and storage that are already open (`reel serve`
-    /// shares them with the other services). Without ffmpeg it still works, with a
-    /// warning, and serves uploads as they came.
-    pub async fn with_parts(config: Config, db: Db, storage: Storage) -> Self {
-        let ffmpeg = Ffmpeg::detect(&config.ffmpeg, &config.ffprobe, config.ffmpeg_jobs).await;
+impl SchedulerState {
+    /// Opens the site's database (running migrations) and storage, and looks for
+    /// ffmpeg. Without ffmpeg it still works, with a warning, and serves uploads as
+    /// they came.
+    pub async fn build(config: Config, site: &Site) -> anyhow::Result<Self> {
+        let db = site.db().await?;
+        let storage = site.storage().await?;
+        let ffmpeg = Ffmpeg::detect(&config.ffmpeg, &config.ffprobe, config.ffmpeg_jobs()).await;
+        let instance = config.instance();
         tracing::info!(
             storage = %storage.describe(),
             ffmpeg = ffmpeg.is_some(),
-            instance = %config.instance,
+            %instance,
             "scheduler ready"
         );
-        let tasks = Tasks::new(db.clone(), storage.clone(), ffmpeg, config.work_dir.clone());
-        Self {
+        let tasks = Tasks::new(db.clone(), storage.clone(), ffmpeg, config.work_dir());
+        Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 db,
                 storage,
+                signing_key: site.signing_key().await?,
+                clock: site.clock(),
+                instance,
                 tasks: Arc::new(tasks),
                 wake: Arc::new(Notify::new()),
             }),
-        }
+        })
     }
 
-    /// The database.
     pub fn db(&self) -> &Db {
         &self.inner.db
     }
 
-    /// The storage.
     pub fn storage(&self) -> &Storage {
         &self.inner.storage
     }
 
-    /// The settings.
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
@@ -125,11 +118,11 @@ impl Scheduler {
     }
 
     pub(crate) fn signing_key(&self) -> &SigningKey {
-        &self.inner.config.signing_key
+        &self.inner.signing_key
     }
 
     pub(crate) fn now_ms(&self) -> i64 {
-        self.inner.config.clock.now_ms()
+        self.inner.clock.now_ms()
     }
 
     /// Queues the processing of `video`'s upload (stored before this returns).
@@ -160,11 +153,6 @@ impl Scheduler {
         Ok(task)
     }
 
-    /// The intake's routes, to serve alone or to merge into another router.
-    pub fn router(&self) -> Router {
-        intake::router(self.clone())
-    }
-
     /// One reconciliation pass (it also runs every `reconcile_every` while the runner
     /// runs).
     pub async fn reconcile(&self) -> Result<Reconciled, SchedulerError> {
@@ -180,7 +168,7 @@ impl Scheduler {
     pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) {
         let config = self.config();
         let settings = RunnerSettings {
-            owner: config.instance.clone(),
+            owner: self.inner.instance.clone(),
             concurrency: config.concurrency,
             batch_size: config.batch_size,
             tick: config.tick,
@@ -196,7 +184,7 @@ impl Scheduler {
             Arc::new(DbQueue::new(self.db().clone())),
             self.inner.tasks.clone(),
             settings,
-            config.clock.clone(),
+            self.inner.clock.clone(),
             self.inner.wake.clone(),
         );
         let stop = CancellationToken::new();
@@ -237,17 +225,22 @@ impl Scheduler {
     }
 }
 
+/// The intake's routes, to serve alone or to merge into another router.
+pub fn router(state: SchedulerState) -> Router {
+    intake::router(state)
+}
+
 /// Serves the intake on `listener` and runs the tasks (as `reel scheduler` does) until
 /// `shutdown` resolves; then stops taking requests, and finishes or hands back the
 /// tasks it claimed.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    scheduler: Scheduler,
+    scheduler: SchedulerState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stop = CancellationToken::new();
     let running = scheduler.spawn(stop.clone().cancelled_owned());
-    let app = reel_core::http::observe(scheduler.router(), "scheduler");
+    let app = reel_core::http::observe(router(scheduler.clone()), "scheduler");
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -3,7 +3,7 @@
 
 use reel_core::storage::keys;
 
-use crate::Scheduler;
+use crate::SchedulerState;
 use crate::error::SchedulerError;
 
 /// Videos examined per pass, at most, for each kind of check.
@@ -23,7 +23,7 @@ pub struct Reconciled {
 /// One pass: queues every video created within the window that still awaits its
 /// upload although the upload is in storage; with ffmpeg, queues the videos that were
 /// served as they came; prunes done tasks past their retention.
-pub async fn pass(scheduler: &Scheduler) -> Result<Reconciled, SchedulerError> {
+pub async fn pass(scheduler: &SchedulerState) -> Result<Reconciled, SchedulerError> {
     let config = scheduler.config();
     let now = scheduler.now_ms();
     let since = now.saturating_sub(millis(config.reconcile_window));

@@ -4,9 +4,14 @@
 //! `stream_server DATA_DIR token VIDEO_ID` prints an hour-long upload token for the video.
 //! The signing key is `DATA_DIR/signing.key`.
 
+use std::sync::Arc;
+
 use reel_core::clock::Clock;
+use reel_core::config::SiteConfig;
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::{SigningKey, UploadGrant};
+use reel_core::site::Site;
+use reel_stream::{LogOnly, StreamState};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -29,8 +34,11 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", grant.sign(&key));
         return Ok(());
     }
-    let config = reel_stream::Config::new(&data_dir, key);
-    let state = reel_stream::build_state(&config, None).await?;
+    let mut site = SiteConfig::default();
+    site.db.data_dir = data_dir.into();
+    site.signing_key = Some(key);
+    let config = reel_stream::Config::default();
+    let state = StreamState::build(config, &Site::new(site), Arc::new(LogOnly)).await?;
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on {}", listener.local_addr()?);
     reel_stream::serve(listener, state, async {

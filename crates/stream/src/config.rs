@@ -1,71 +1,52 @@
-//! The stream server's settings, as a plain struct filled in by the binary.
+//! The stream server's options; the `reel` command flattens them into its own.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use reel_core::clock::{self, SharedClock};
-use reel_core::signing::SigningKey;
-use reel_core::storage::StorageOptions;
+use clap::Args;
 
-use crate::notifier::Backoff;
-
-/// The default upload size limit: 10 GiB.
-pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 10 * 1024 * 1024 * 1024;
-/// The default number of concurrent playback and upload connections.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-
-/// Everything the stream server needs to run.
-#[derive(Clone)]
+/// The stream server's own options (the site's database, key and storage are in
+/// [`reel_core::config::SiteConfig`]).
+#[derive(Debug, Clone, Args)]
+// clap names a struct's argument group after it, and every service calls its
+// options `Config`: the groups would clash where `reel serve` flattens several.
+#[group(skip)]
 pub struct Config {
-    /// Which store holds the videos (local disk under the data dir by default, or S3).
-    pub storage: StorageOptions,
-    /// The largest upload accepted, in bytes.
+    /// The largest upload accepted (e.g. 10GiB, 500MB).
+    #[arg(long, env = "REEL_MAX_UPLOAD_BYTES", default_value = "10GiB", value_parser = byte_count)]
     pub max_upload_bytes: u64,
-    /// How many playbacks and uploads may stream at once before new ones get a 429.
+    /// Playbacks and uploads streaming at once; more get an immediate 429.
+    #[arg(long, env = "REEL_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
-    /// The `Retry-After` seconds sent with a 429.
+    /// Seconds a client refused with 429 is told to wait (`Retry-After`).
+    #[arg(long, env = "REEL_RETRY_AFTER_SECS", default_value_t = 1)]
     pub retry_after_secs: u32,
-    /// The key that verifies upload tokens and signs calls to the scheduler.
-    pub signing_key: SigningKey,
-    /// The scheduler's base URL (`http://host:9001`); `None` only logs finished uploads.
-    pub scheduler_url: Option<String>,
-    /// How the scheduler notice is retried.
-    pub notify_backoff: Backoff,
-    /// The time source for token expiry.
-    pub clock: SharedClock,
+    /// Wait before telling the scheduler about an upload again after a failure; it
+    /// doubles after each further one.
+    #[arg(long, env = "REEL_NOTIFY_BACKOFF", default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub notify_backoff: Duration,
+    /// Longest wait between two tries of telling the scheduler.
+    #[arg(long, env = "REEL_NOTIFY_BACKOFF_MAX", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub notify_backoff_max: Duration,
 }
 
-impl Config {
-    /// Defaults for everything but where the data lives and the signing key.
-    pub fn new(data_dir: impl Into<PathBuf>, signing_key: SigningKey) -> Self {
-        Self {
-            storage: StorageOptions {
-                data_dir: data_dir.into(),
-                ..StorageOptions::default()
-            },
-            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            retry_after_secs: 1,
-            signing_key,
-            scheduler_url: None,
-            notify_backoff: Backoff {
-                first: Duration::from_millis(500),
-                max: Duration::from_secs(60),
-            },
-            clock: clock::system(),
-        }
+impl Default for Config {
+    fn default() -> Self {
+        reel_core::config::defaults()
     }
 }
 
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("storage", &self.storage)
-            .field("max_upload_bytes", &self.max_upload_bytes)
-            .field("max_connections", &self.max_connections)
-            .field("retry_after_secs", &self.retry_after_secs)
-            .field("scheduler_url", &self.scheduler_url)
-            .field("notify_backoff", &self.notify_backoff)
-            .finish_non_exhaustive()
+fn byte_count(text: &str) -> Result<u64, String> {
+    text.parse::<bytesize::ByteSize>().map(|b| b.as_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_units() {
+        assert_eq!(Config::default().max_upload_bytes, 10 * 1024 * 1024 * 1024);
+        assert_eq!(byte_count("500MB"), Ok(500_000_000));
+        assert!(byte_count("lots").is_err());
     }
 }

@@ -1,8 +1,8 @@
 //! The stream server's errors and the status and JSON body each one answers with.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use reel_core::error_body::ErrorBody;
+use reel_core::error_body::ErrorResponse;
 use reel_core::signing::TokenError;
 use reel_core::storage::StorageError;
 
@@ -57,43 +57,49 @@ pub enum StreamError {
     Storage(#[from] StorageError),
 }
 
-impl StreamError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+impl ErrorResponse for StreamError {
+    fn status(&self) -> StatusCode {
         match self {
-            Self::BadId => (StatusCode::BAD_REQUEST, "bad_id"),
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            Self::MissingToken => (StatusCode::UNAUTHORIZED, "missing_token"),
-            Self::Token(TokenError::WrongVideo) => (StatusCode::FORBIDDEN, "wrong_video"),
-            Self::Token(TokenError::Expired) => (StatusCode::UNAUTHORIZED, "expired_token"),
-            Self::Token(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
-            Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            Self::NotVideo => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "not_video"),
-            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Self::WrongMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "wrong_media_type"),
-            Self::OffsetConflict { .. } => (StatusCode::CONFLICT, "offset_mismatch"),
-            Self::TusVersion => (StatusCode::PRECONDITION_FAILED, "tus_version"),
-            Self::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
-            Self::Storage(StorageError::NotFound) => (StatusCode::NOT_FOUND, "not_found"),
-            Self::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::BadId | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound | Self::Storage(StorageError::NotFound) => StatusCode::NOT_FOUND,
+            Self::Token(TokenError::WrongVideo) => StatusCode::FORBIDDEN,
+            Self::MissingToken | Self::Token(_) => StatusCode::UNAUTHORIZED,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotVideo | Self::WrongMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::OffsetConflict { .. } => StatusCode::CONFLICT,
+            Self::TusVersion | Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::BadId => "bad_id",
+            Self::NotFound | Self::Storage(StorageError::NotFound) => "not_found",
+            Self::MissingToken => "missing_token",
+            Self::Token(TokenError::WrongVideo) => "wrong_video",
+            Self::Token(TokenError::Expired) => "expired_token",
+            Self::Token(_) => "invalid_token",
+            Self::TooLarge { .. } => "too_large",
+            Self::NotVideo => "not_video",
+            Self::BadRequest(_) => "bad_request",
+            Self::WrongMediaType(_) => "wrong_media_type",
+            Self::OffsetConflict { .. } => "offset_mismatch",
+            Self::TusVersion => "tus_version",
+            Self::PreconditionFailed => "precondition_failed",
+            Self::Storage(_) => "internal",
+        }
+    }
+
+    fn add_headers(&self, headers: &mut HeaderMap) {
+        if matches!(self, Self::TusVersion) {
+            headers.insert("tus-version", HeaderValue::from_static("1.0.0"));
         }
     }
 }
 
 impl IntoResponse for StreamError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %self, source = ?self, "stream request failed");
-            "internal error".to_owned()
-        } else {
-            self.to_string()
-        };
-        let mut response = ErrorBody::new(code, message).into_response_with(status);
-        if matches!(self, Self::TusVersion) {
-            response
-                .headers_mut()
-                .insert("tus-version", HeaderValue::from_static("1.0.0"));
-        }
-        response
+        self.to_response()
     }
 }

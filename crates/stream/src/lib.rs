@@ -10,8 +10,6 @@
 
 /// The upload token extractor.
 pub mod auth;
-/// Conditional request evaluation (`If-*` headers).
-pub mod conditional;
 /// The stream server's settings.
 pub mod config;
 /// Errors and their HTTP answers.
@@ -43,16 +41,16 @@ use axum::routing::{get, head, post};
 use axum::serve::ListenerExt;
 use reel_core::clock::SharedClock;
 use reel_core::signing::SigningKey;
+use reel_core::site::Site;
 use reel_core::storage::Storage;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use config::Config;
-pub use notifier::{Backoff, HttpIntake, LogOnly, NotifyError, UploadNotifier};
+pub use notifier::{HttpIntake, LogOnly, NotifyError, UploadNotifier};
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct StreamState {
-    /// The shared parts.
     inner: Arc<Inner>,
 }
 
@@ -60,7 +58,6 @@ pub struct StreamState {
 struct Inner {
     /// Where videos live.
     storage: Storage,
-    /// The connection limiter.
     limiter: limiter::Limiter,
     /// Verifies upload tokens.
     signing_key: SigningKey,
@@ -75,7 +72,6 @@ struct Inner {
 }
 
 impl StreamState {
-    /// The storage handle.
     pub fn storage(&self) -> &Storage {
         &self.inner.storage
     }
@@ -107,36 +103,35 @@ impl StreamState {
     }
 }
 
-/// Opens storage and builds the state. `notifier` tells the scheduler about finished
-/// uploads; `None` means the HTTP intake at `config.scheduler_url`, or a log line when
-/// there is none. Notices a previous run left undelivered are sent again.
-pub async fn build_state(
-    config: &Config,
-    notifier: Option<Arc<dyn UploadNotifier>>,
-) -> anyhow::Result<StreamState> {
-    let storage = Storage::open(&config.storage).await?;
-    let notifier = notifier.unwrap_or_else(|| match &config.scheduler_url {
-        Some(url) => Arc::new(HttpIntake::new(
-            url,
-            config.signing_key.clone(),
-            config.clock.clone(),
-        )),
-        None => Arc::new(LogOnly),
-    });
-    let outbox = notifier::Outbox::new(storage.clone(), notifier, config.notify_backoff);
-    let resumed = outbox.resume_pending().await?;
-    tracing::info!(storage = %storage.describe(), resumed, "stream server ready");
-    Ok(StreamState {
-        inner: Arc::new(Inner {
-            storage,
-            limiter: limiter::Limiter::new(config.max_connections, config.retry_after_secs),
-            signing_key: config.signing_key.clone(),
-            clock: config.clock.clone(),
-            max_upload_bytes: config.max_upload_bytes,
-            outbox,
-            tus_locks: tus::UploadLocks::default(),
-        }),
-    })
+impl StreamState {
+    /// Opens the site's storage and builds the state. `notifier` tells the scheduler
+    /// about finished uploads; notices a previous run left undelivered are sent again.
+    pub async fn build(
+        config: Config,
+        site: &Site,
+        notifier: Arc<dyn UploadNotifier>,
+    ) -> anyhow::Result<Self> {
+        let storage = site.storage().await?;
+        let outbox = notifier::Outbox::new(
+            storage.clone(),
+            notifier,
+            config.notify_backoff,
+            config.notify_backoff_max,
+        );
+        let resumed = outbox.resume_pending().await?;
+        tracing::info!(storage = %storage.describe(), resumed, "stream server ready");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                storage,
+                limiter: limiter::Limiter::new(config.max_connections, config.retry_after_secs),
+                signing_key: site.signing_key().await?,
+                clock: site.clock(),
+                max_upload_bytes: config.max_upload_bytes,
+                outbox,
+                tus_locks: tus::UploadLocks::default(),
+            }),
+        })
+    }
 }
 
 /// The stream server's routes, ready to serve alone or to be merged into `reel serve`.

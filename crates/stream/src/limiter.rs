@@ -18,7 +18,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// A cheap handle on the shared permits.
 #[derive(Clone, Debug)]
 pub struct Limiter {
-    /// The permits.
     permits: Arc<Semaphore>,
     /// How many there are in all.
     capacity: usize,

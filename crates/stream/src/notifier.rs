@@ -9,6 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
+
 use futures::future::BoxFuture;
 use reel_core::clock::SharedClock;
 use reel_core::ids::VideoId;
@@ -29,11 +31,9 @@ pub trait UploadNotifier: Send + Sync + 'static {
 /// The scheduler's HTTP intake: `POST {base}/tasks/process/{vid}`, signed with the
 /// service key.
 pub struct HttpIntake {
-    /// The HTTP client.
     client: reqwest::Client,
     /// The scheduler's base URL, without a trailing slash.
     base_url: String,
-    /// The service key.
     key: SigningKey,
     /// The clock the signature's expiry is based on.
     clock: SharedClock,
@@ -88,15 +88,6 @@ impl UploadNotifier for LogOnly {
     }
 }
 
-/// Exponential backoff between delivery attempts.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    /// The wait after the first failure.
-    pub first: Duration,
-    /// The longest wait; the delay doubles until it reaches this.
-    pub max: Duration,
-}
-
 /// The durable outbox in front of a notifier.
 #[derive(Clone)]
 pub struct Outbox {
@@ -104,17 +95,26 @@ pub struct Outbox {
     storage: Storage,
     /// How they are delivered.
     notifier: Arc<dyn UploadNotifier>,
-    /// How failed deliveries are retried.
-    backoff: Backoff,
+    /// The waits between attempts: doubling from the first up to the longest, forever.
+    backoff: ExponentialBuilder,
 }
 
 impl Outbox {
-    /// An outbox delivering through `notifier`.
-    pub fn new(storage: Storage, notifier: Arc<dyn UploadNotifier>, backoff: Backoff) -> Self {
+    /// An outbox delivering through `notifier`, waiting `first` after the first failed
+    /// attempt and doubling the wait up to `longest`.
+    pub fn new(
+        storage: Storage,
+        notifier: Arc<dyn UploadNotifier>,
+        first: Duration,
+        longest: Duration,
+    ) -> Self {
         Self {
             storage,
             notifier,
-            backoff,
+            backoff: ExponentialBuilder::new()
+                .with_min_delay(first)
+                .with_max_delay(longest)
+                .without_max_times(),
         }
     }
 
@@ -154,19 +154,18 @@ impl Outbox {
     fn spawn_delivery(&self, video: VideoId) {
         let outbox = self.clone();
         tokio::spawn(async move {
-            let mut delay = outbox.backoff.first;
             let mut attempt = 1u32;
-            loop {
-                match outbox.notifier.deliver(video).await {
-                    Ok(()) => break,
-                    Err(e) => {
-                        tracing::warn!(%video, attempt, retry_in = ?delay, error = %e,
-                            "could not tell the scheduler about an upload");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(outbox.backoff.max);
-                        attempt += 1;
-                    }
-                }
+            // With no limit on attempts this ends only once a delivery succeeded.
+            let delivered = (|| outbox.notifier.deliver(video))
+                .retry(outbox.backoff)
+                .notify(|e, retry_in| {
+                    tracing::warn!(%video, attempt, ?retry_in, error = %e,
+                        "could not tell the scheduler about an upload");
+                    attempt += 1;
+                })
+                .await;
+            if delivered.is_err() {
+                return;
             }
             tracing::info!(%video, attempt, "scheduler told about the upload");
             if let Err(e) = outbox.storage.delete(&keys::outbox_process(video)).await {

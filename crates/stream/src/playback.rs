@@ -7,12 +7,12 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use reel_core::conditional::{self, Precondition};
 use reel_core::error_body::ErrorBody;
 use reel_core::ids::VideoId;
 use reel_core::storage::{OCTET_STREAM, OpenObject, keys};
 
 use crate::StreamState;
-use crate::conditional::{self, Outcome};
 use crate::error::StreamError;
 use crate::range::{self, RangeRequest};
 
@@ -90,12 +90,12 @@ async fn respond(
         out.insert(header::LAST_MODIFIED, date);
     }
     let honour_range = match conditional::evaluate(headers, &info.etag, info.last_modified) {
-        Outcome::PreconditionFailed => return Err(StreamError::PreconditionFailed),
-        Outcome::NotModified => {
+        Precondition::Failed => return Err(StreamError::PreconditionFailed),
+        Precondition::NotModified => {
             *response.status_mut() = StatusCode::NOT_MODIFIED;
             return Ok(response);
         }
-        Outcome::Proceed { honour_range } => honour_range,
+        Precondition::Proceed { honour_range } => honour_range,
     };
     let requested = if honour_range {
         let value = headers.get(header::RANGE).and_then(|v| v.to_str().ok());

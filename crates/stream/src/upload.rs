@@ -1,5 +1,5 @@
-//! Plain uploads: `POST /upload/{vid}` (multipart, field `file`, as the seed's page sent
-//! it) and `PUT /upload/{vid}` (the raw body). The body streams through an
+//! Plain uploads: `POST /upload/{vid}` (multipart, field `file`, as the first design's
+//! page sent it) and `PUT /upload/{vid}` (the raw body). The body streams through an
 //! [`UploadGate`] (size limit and container sniffing) into `videos/{vid}/original`,
 //! stored with the sniffed type and visible only when complete.
 

@@ -8,24 +8,70 @@
 pub mod moto;
 
 use reel_core::db::{Db, DbOptions};
+use reel_core::secret::without_password;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Connection, Executor, Row};
 
-/// The database servers a suite runs on: reel's own list, so that a backend reel
-/// gains is one the suites must cover.
-pub use reel_core::db::Backend;
+/// The databases a suite runs on: reel's own list, so that a database reel gains is
+/// one the suites must cover.
+pub use reel_core::db::DbKind;
+
+/// Runs each listed test once per backend, as `#[tokio::test]`s named
+/// `{backend}::{test}` (so `cargo test sqlite::` picks one backend).
+///
+/// `per_backend!([local => Store::Local, s3 => Store::S3], run, [a, b])` makes
+/// `local::a`, `local::b`, `s3::a` and `s3::b`, each calling `run(backend, super::a)`:
+/// `run` is the suite's harness, which sets up what the test needs on that backend,
+/// runs it, and cleans up. `databases` stands for every [`DbKind`]: `sqlite`, `mysql`
+/// and `postgres`. The runtime has two worker threads, since tests serve and call
+/// real servers in one process.
+#[macro_export]
+macro_rules! per_backend {
+    (@module $module:ident, $backend:expr, $run:path, [$($test:ident),* $(,)?]) => {
+        mod $module {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    $run($backend, super::$test).await
+                }
+            )*
+        }
+    };
+    (databases, $run:path, $tests:tt $(,)?) => {
+        $crate::per_backend!(
+            [
+                sqlite => $crate::DbKind::Sqlite,
+                mysql => $crate::DbKind::MySql,
+                postgres => $crate::DbKind::Postgres,
+            ],
+            $run,
+            $tests
+        );
+    };
+    ([$($module:ident => $backend:expr),+ $(,)?], $run:path, $tests:tt $(,)?) => {
+        $( $crate::per_backend!(@module $module, $backend, $run, $tests); )+
+    };
+}
+
+/// The harness of [`per_backend!`] for tests that need nothing but a migrated database.
+pub async fn with_db(kind: DbKind, test: impl AsyncFnOnce(&Db)) {
+    let scratch = ScratchDb::new(kind).await;
+    let db = scratch.connect().await;
+    test(&db).await;
+    db.close().await;
+}
 
 /// The server's name, the environment variable holding its URL, and the URL used
 /// without it; `None` for SQLite, which needs no server.
-fn server(backend: Backend) -> Option<(&'static str, &'static str, &'static str)> {
+fn server(backend: DbKind) -> Option<(&'static str, &'static str, &'static str)> {
     match backend {
-        Backend::Sqlite => None,
-        Backend::MySql => Some((
+        DbKind::Sqlite => None,
+        DbKind::MySql => Some((
             "MariaDB",
             "REEL_TEST_MYSQL_URL",
             "mysql://root@127.0.0.1:3306",
         )),
-        Backend::Postgres => Some((
+        DbKind::Postgres => Some((
             "PostgreSQL",
             "REEL_TEST_POSTGRES_URL",
             "postgres://postgres@127.0.0.1:5432",
@@ -36,8 +82,7 @@ fn server(backend: Backend) -> Option<(&'static str, &'static str, &'static str)
 /// A database made for one test and force-dropped after it, even when the test panics.
 pub struct ScratchDb {
     /// Its server, which says how to drop it.
-    backend: Backend,
-    /// Its URL.
+    backend: DbKind,
     url: String,
     /// Keeps the SQLite file's directory alive; `None` on a server, whose database
     /// `Drop` removes instead.
@@ -48,7 +93,7 @@ impl ScratchDb {
     /// A fresh, empty database: an SQLite file in a new temporary directory, or a new
     /// randomly named database on the backend's server. Panics, naming the server, when
     /// the server cannot be reached.
-    pub async fn new(backend: Backend) -> Self {
+    pub async fn new(backend: DbKind) -> Self {
         let Some((name, var, default)) = server(backend) else {
             let dir = tempfile::tempdir().expect("temp dir for the SQLite database");
             return Self {
@@ -74,7 +119,6 @@ impl ScratchDb {
         }
     }
 
-    /// Its URL.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -119,8 +163,8 @@ impl Drop for ScratchDb {
 /// Drops a scratch database on its server, ending first the sessions a failed test
 /// left on it. PostgreSQL does both in one statement; MariaDB has no `FORCE` (sqlx
 /// reports it unsupported), so its sessions on the database are killed one by one.
-async fn force_drop(backend: Backend, url: &str) -> Result<(), sqlx::Error> {
-    if backend != Backend::MySql {
+async fn force_drop(backend: DbKind, url: &str) -> Result<(), sqlx::Error> {
+    if backend != DbKind::MySql {
         return Any::force_drop_database(url).await;
     }
     let (server, name) = url
@@ -143,17 +187,6 @@ async fn force_drop(backend: Backend, url: &str) -> Result<(), sqlx::Error> {
     Any::drop_database(url).await
 }
 
-/// A server URL fit for a message: its password, if any, replaced by `***`.
-fn without_password(server: &str) -> String {
-    if let Some((scheme, rest)) = server.split_once("://")
-        && let Some((user_info, host)) = rest.split_once('@')
-        && let Some((user, _)) = user_info.split_once(':')
-    {
-        return format!("{scheme}://{user}:***@{host}");
-    }
-    server.to_owned()
-}
-
 /// The Redis server the tests use (`REEL_TEST_REDIS_URL`, by default
 /// `redis://127.0.0.1:6379`); fails loudly when it does not answer.
 pub fn redis_url() -> String {
@@ -174,7 +207,7 @@ mod tests {
     use super::*;
 
     /// Fails a test that holds its scratch database busy, and checks the database is gone.
-    async fn nothing_is_left_by_a_failed_test(backend: Backend) {
+    async fn nothing_is_left_by_a_failed_test(backend: DbKind) {
         let (url_tx, url_rx) = tokio::sync::oneshot::channel();
         let test = tokio::spawn(async move {
             let scratch = ScratchDb::new(backend).await;
@@ -195,24 +228,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_test_leaves_no_database_on_mariadb() {
-        nothing_is_left_by_a_failed_test(Backend::MySql).await;
+        nothing_is_left_by_a_failed_test(DbKind::MySql).await;
     }
 
     #[tokio::test]
     async fn a_failed_test_leaves_no_database_on_postgres() {
-        nothing_is_left_by_a_failed_test(Backend::Postgres).await;
-    }
-
-    #[test]
-    fn messages_hide_the_password() {
-        assert_eq!(
-            without_password("postgres://u:secret@h:5432"),
-            "postgres://u:***@h:5432"
-        );
-        assert_eq!(without_password("redis://:secret@h"), "redis://:***@h");
-        assert_eq!(
-            without_password("mysql://root@127.0.0.1:3306"),
-            "mysql://root@127.0.0.1:3306"
-        );
+        nothing_is_left_by_a_failed_test(DbKind::Postgres).await;
     }
 }

@@ -1,5 +1,5 @@
-//! The static files (CSS, page scripts, icons, vendored hls.js), compiled into the
-//! binary so that one file is all there is to deploy.
+//! The static files (CSS, page scripts, icons, vendored hls.js and tus-js-client),
+//! compiled into the binary so that one file is all there is to deploy.
 //!
 //! They are served under `/static/{version}/{path}`, where `version` is a hash of all
 //! of them: pages always link the current version, which browsers may keep forever
@@ -44,6 +44,9 @@ static FILES: &[(&str, &[u8])] = embedded![
     "vendor/hls.js/LICENSE",
     "vendor/hls.js/README.md",
     "vendor/hls.js/hls.min.mjs",
+    "vendor/tus-js-client/LICENSE",
+    "vendor/tus-js-client/README.md",
+    "vendor/tus-js-client/tus.min.js",
 ];
 
 /// How long browsers may keep a file of the current version: a year, the usual
@@ -138,7 +141,7 @@ impl Assets {
         if let Ok(value) = HeaderValue::from_str(&etag) {
             headers.insert(header::ETAG, value);
         }
-        if matches_etag(request, &etag) {
+        if reel_core::conditional::none_match(request, &etag) {
             return Some((StatusCode::NOT_MODIFIED, headers).into_response());
         }
         let body = match gzipped {
@@ -204,17 +207,6 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
             });
             (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
         })
-}
-
-/// Whether `If-None-Match` names this tag (or `*`).
-fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == etag)
 }
 
 #[cfg(test)]

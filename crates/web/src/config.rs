@@ -4,34 +4,35 @@
 use std::fmt;
 use std::time::Duration;
 
+use clap::Args;
 use http::Uri;
 use http::uri::{Authority, PathAndQuery, Scheme};
 
-/// How long the proxy waits for a TCP connection to an upstream by default.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The settings of the web service in split mode (`reel web`).
-#[derive(Debug, Clone)]
+/// The options of `reel web`, the split-mode front: where the API and the stream
+/// server are.
+#[derive(Debug, Clone, Args)]
+// clap names a struct's argument group after it, and every service calls its
+// options `Config`: the groups would clash where `reel serve` flattens several.
+#[group(skip)]
 pub struct Config {
-    /// The API service; `/api/x` is forwarded to `{api}/x`, since `reel api` serves its
-    /// routes at the root.
+    /// Base URL of the API service (`reel api`), where /api/* is forwarded without its
+    /// /api prefix. Run the API with --trust-forwarded-for, and with an empty
+    /// --stream-public-url so that uploads come through here.
+    #[arg(long = "api-url", env = "REEL_API_URL", default_value = "http://127.0.0.1:8000", value_parser = Upstream::parse)]
     pub api: Upstream,
-    /// The stream server; `/videos/x` and `/upload/x` are forwarded with their paths
-    /// unchanged.
+    /// Base URL of the stream server (`reel stream`), where /videos/* and /upload/* are
+    /// forwarded with their paths unchanged.
+    #[arg(long = "stream-url", env = "REEL_STREAM_URL", default_value = "http://127.0.0.1:9000", value_parser = Upstream::parse)]
     pub stream: Upstream,
-    /// How long to wait for a connection to an upstream before answering 502.
+    /// How long to wait for a connection to the API or the stream server before
+    /// answering 502.
+    #[arg(long, env = "REEL_CONNECT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub connect_timeout: Duration,
 }
 
-impl Config {
-    /// Settings for an API and a stream server at these base URLs
-    /// (`http://host:port`, optionally with a path prefix).
-    pub fn new(api_url: &str, stream_url: &str) -> Result<Self, ConfigError> {
-        Ok(Self {
-            api: Upstream::parse(api_url)?,
-            stream: Upstream::parse(stream_url)?,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-        })
+impl Default for Config {
+    fn default() -> Self {
+        reel_core::config::defaults()
     }
 }
 

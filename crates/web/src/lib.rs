@@ -1,11 +1,12 @@
 #![forbid(unsafe_code)]
-//! reel's web front end (DESIGN.md §7): pages rendered from templates compiled into the
-//! binary, and plain JavaScript modules (embedded too) that call the API from the
-//! browser. The service touches nothing but HTTP: it holds no database and no sessions.
+//! reel's web front end (docs/architecture.md): pages rendered from templates compiled
+//! into the binary, and plain JavaScript modules (embedded too) that call the API from
+//! the browser. The service touches nothing but HTTP: it holds no database and no
+//! sessions.
 //!
 //! Routes of [`router`]: `/`, `/login`, `/register`, `/u/{name}`, `/watch/{name}/{vid}`
 //! and `/static/{version}/{*path}`; [`not_found_page`] is the fallback for whatever
-//! router they are merged into. In split mode ([`serve`], `reel web`), [`proxy_router`]
+//! router they are merged into. In split mode ([`serve`], `reel web`), the router also
 //! forwards `/api/*` to the API and `/videos/*`, `/upload/*` to the stream server, so
 //! the browser sees one origin either way.
 
@@ -20,27 +21,41 @@ mod proxy;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
 
 pub use config::{Config, ConfigError, Upstream};
 pub use pages::not_found_page;
-pub use proxy::proxy_router;
 
 /// What the page handlers share; cheap to clone.
 #[derive(Clone)]
 pub struct WebState {
     /// The embedded static files and their compressed forms.
     assets: &'static assets::Assets,
+    /// Forwarding to the API and the stream server; `None` where the same process
+    /// serves them (`reel serve`).
+    proxy: Option<Arc<proxy::Proxy>>,
 }
 
 impl WebState {
-    /// The state of the pages; the first call indexes the embedded static files
-    /// (hashing them for their versioned URLs).
-    pub fn new() -> Self {
+    /// `reel web`: the pages, and the proxy to the API and the stream server that
+    /// `config` names.
+    pub fn build(config: Config) -> Self {
+        Self {
+            proxy: Some(Arc::new(proxy::Proxy::new(&config))),
+            ..Self::pages_only()
+        }
+    }
+
+    /// The pages alone, for a process that serves `/api`, `/videos` and `/upload`
+    /// itself. The first call indexes the embedded static files (hashing them for
+    /// their versioned URLs).
+    pub fn pages_only() -> Self {
         Self {
             assets: &pages::ASSETS,
+            proxy: None,
         }
     }
 
@@ -50,28 +65,26 @@ impl WebState {
     }
 }
 
-impl Default for WebState {
-    fn default() -> Self {
-        Self::new()
+/// The page and static-file routes, and the forwarding routes when the state has a
+/// proxy, to be merged at the root of a site. It has no fallback, since a merged
+/// router may have only one: set [`not_found_page`] on the merged router.
+pub fn router(state: WebState) -> Router {
+    let proxy = state.proxy.clone();
+    let pages = pages::routes().with_state(state);
+    match proxy {
+        Some(proxy) => pages.merge(proxy::router(proxy)),
+        None => pages,
     }
 }
 
-/// The page and static-file routes, to be merged at the root of a site whose `/api`,
-/// `/videos` and `/upload` are served by other routers. It has no fallback, since a
-/// merged router may have only one: set [`not_found_page`] on the merged router.
-pub fn router(state: WebState) -> Router {
-    pages::routes().with_state(state)
-}
-
-/// Serves `reel web` on `listener` until `shutdown` resolves: the pages, the proxy to
-/// the configured API and stream server, `/healthz`, and the 404 page.
+/// Serves `reel web` on `listener` until `shutdown` resolves: the pages, the proxy,
+/// `/healthz`, and the 404 page.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    config: Config,
+    state: WebState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(WebState::new())
-        .merge(proxy_router(&config))
+    let app = router(state)
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found_page);
     let app = reel_core::http::observe(app, "web");

@@ -1,6 +1,7 @@
 //! The pages. Each is a template that renders the frame of the page (layout, headings,
 //! forms, empty lists with placeholders) and names its page script, which fills it
-//! with data from the API in the browser: the seed's front-end/back-end decoupling.
+//! with data from the API in the browser (docs/architecture.md, "Compatibility with the
+//! first design").
 //! Paths are validated here, so a malformed user name or video id is a 404 page before
 //! any script runs.
 
@@ -71,7 +72,6 @@ impl Layout {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
-    /// The layout.
     layout: Layout,
 }
 
@@ -79,7 +79,6 @@ struct HomePage {
 #[derive(Template)]
 #[template(path = "auth.html")]
 struct AuthPage {
-    /// The layout.
     layout: Layout,
     /// Registration rather than log-in.
     register: bool,
@@ -89,7 +88,6 @@ struct AuthPage {
 #[derive(Template)]
 #[template(path = "user.html")]
 struct UserPage<'a> {
-    /// The layout.
     layout: Layout,
     /// The user's name.
     name: &'a str,
@@ -101,7 +99,6 @@ struct UserPage<'a> {
 #[derive(Template)]
 #[template(path = "watch.html")]
 struct WatchPage<'a> {
-    /// The layout.
     layout: Layout,
     /// The author's name.
     name: &'a str,
@@ -115,7 +112,6 @@ struct WatchPage<'a> {
 #[derive(Template)]
 #[template(path = "not_found.html")]
 struct NotFoundPage<'a> {
-    /// The layout.
     layout: Layout,
     /// The path asked for, shown (escaped) to the reader.
     path: &'a str,
@@ -125,7 +121,6 @@ struct NotFoundPage<'a> {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage {
-    /// The layout.
     layout: Layout,
     /// The status code, shown large.
     status: u16,

@@ -5,8 +5,9 @@
 //! Bodies stream both ways through hyper: an upload goes on to the stream server as it
 //! arrives, a video plays back as the stream server sends it, and neither is ever held
 //! whole in memory. Where to connect comes from [`Config`] only: the request's URI
-//! authority, `Host` header, path and body are never used to pick a host (the seed's
-//! proxy took the URL from the request body, which let anyone reach any host).
+//! authority, `Host` header, path and body are never used to pick a host (the first
+//! design's proxy took the URL from the request body, which let anyone reach any host;
+//! see "Compatibility with the first design" in docs/architecture.md).
 //!
 //! The client's `Host` header is kept, because the API's CSRF check compares it with
 //! the `Origin` of cookie-authenticated writes; `X-Forwarded-For` (the peer appended
@@ -44,7 +45,7 @@ const HOP_BY_HOP: [HeaderName; 9] = [
 ];
 
 /// The proxy's shared parts.
-struct Proxy {
+pub(crate) struct Proxy {
     /// The HTTP/1.1 client, with its connection pool.
     client: Client<HttpConnector, Body>,
     /// Where `/api/*` goes.
@@ -62,16 +63,21 @@ enum Target {
     Stream,
 }
 
+impl Proxy {
+    pub(crate) fn new(config: &Config) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        connector.set_nodelay(true);
+        Self {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            api: config.api.clone(),
+            stream: config.stream.clone(),
+        }
+    }
+}
+
 /// The forwarding routes: `/api/{*path}`, `/videos/{*path}`, `/upload/{*path}`.
-pub fn proxy_router(config: &Config) -> Router {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(config.connect_timeout));
-    connector.set_nodelay(true);
-    let proxy = Arc::new(Proxy {
-        client: Client::builder(TokioExecutor::new()).build(connector),
-        api: config.api.clone(),
-        stream: config.stream.clone(),
-    });
+pub(crate) fn router(proxy: Arc<Proxy>) -> Router {
     let to = |target: Target| {
         any(
             move |State(proxy): State<Arc<Proxy>>, req: Request| async move {

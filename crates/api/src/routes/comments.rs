@@ -1,13 +1,13 @@
 use axum::extract::State;
 use axum::http::StatusCode;
-use reel_core::db::{CommentRecord, DbError, VideoRecord};
+use reel_core::db::{CommentRecord, VideoRecord};
 use reel_core::domain::CommentText;
 use reel_core::error_body::ErrorBody;
 use reel_core::ids::{CommentId, UserId, VideoId};
 
 use super::page_of;
 use super::videos::visible_to;
-use crate::error::ApiError;
+use crate::error::{ApiError, ResultExt};
 use crate::extract::{Json, PathParams, QueryParams, SessionUser, Viewer};
 use crate::state::ApiState;
 use crate::wire::{
@@ -20,11 +20,11 @@ async fn visible_video(
     vid: VideoId,
     viewer: Option<UserId>,
 ) -> Result<VideoRecord, ApiError> {
-    match state.db().video(vid).await {
-        Ok(v) if visible_to(&v, viewer) => Ok(v),
-        Ok(_) | Err(DbError::NotFound) => Err(ApiError::NotFound("video")),
-        Err(e) => Err(e.into()),
+    let video = state.db().video(vid).await.or_not_found("video")?;
+    if !visible_to(&video, viewer) {
+        return Err(ApiError::NotFound("video"));
     }
+    Ok(video)
 }
 
 /// A video's comments, newest first.
@@ -88,7 +88,7 @@ pub async fn post_comment(
         content: text.as_str().to_owned(),
         time: state.now_ms(),
     };
-    match state
+    state
         .db()
         .create_comment(
             comment.id,
@@ -98,10 +98,7 @@ pub async fn post_comment(
             comment.time,
         )
         .await
-    {
-        Err(DbError::NotFound) => return Err(ApiError::NotFound("video")),
-        other => other?,
-    }
+        .or_not_found("video")?;
     Ok((StatusCode::CREATED, Json(comment.into())))
 }
 
@@ -125,20 +122,20 @@ pub async fn delete_comment(
     PathParams(CommentPath { vid, cid }): PathParams<CommentPath>,
     SessionUser(session): SessionUser,
 ) -> Result<StatusCode, ApiError> {
-    let comment = match state.db().comment(cid).await {
-        Ok(c) if c.video_id == vid => c,
-        Ok(_) | Err(DbError::NotFound) => return Err(ApiError::NotFound("comment")),
-        Err(e) => return Err(e.into()),
-    };
+    let comment = state.db().comment(cid).await.or_not_found("comment")?;
+    if comment.video_id != vid {
+        return Err(ApiError::NotFound("comment"));
+    }
     let video = visible_video(&state, vid, Some(session.user_id)).await?;
     if comment.author_id != session.user_id && video.author_id != session.user_id {
         return Err(ApiError::Forbidden(
             "only the comment's author or the video's owner may delete it",
         ));
     }
-    match state.db().delete_comment(cid).await {
-        Err(DbError::NotFound) => return Err(ApiError::NotFound("comment")),
-        other => other?,
-    }
+    state
+        .db()
+        .delete_comment(cid)
+        .await
+        .or_not_found("comment")?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,12 +2,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use reel_core::db::{DbError, SessionRecord};
+use reel_core::db::SessionRecord;
 use reel_core::domain::{Password, UserName};
 use reel_core::error_body::ErrorBody;
 use reel_core::ids::UserId;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ResultExt};
 use crate::extract::{ClientIp, Json, PathParams, SESSION_COOKIE, SessionUser};
 use crate::state::ApiState;
 use crate::wire::{Credentials, LoginBody, SignedIn, UserPath, UserView};
@@ -59,14 +59,11 @@ pub async fn register(
     let password = Password::parse(&body.pwd)?;
     tracing::Span::current().record("user", name.as_str());
     let hash = state.hasher().hash(password).await?;
-    let user = match state
+    let user = state
         .db()
         .create_user(UserId::random(), name.as_str(), &hash, state.now_ms())
         .await
-    {
-        Err(DbError::Conflict) => return Err(ApiError::Conflict("user name is taken")),
-        other => other?,
-    };
+        .or_conflict("user name is taken")?;
     let session = state.sessions().create(user.id, &user.name).await?;
     let (jar, body) = signed_in(&state, jar, &session);
     Ok((StatusCode::CREATED, jar, body))
@@ -109,11 +106,7 @@ pub async fn login(
         .login_limiter()
         .attempt(ip, name.as_str())
         .map_err(ApiError::TooManyRequests)?;
-    let user = match state.db().user_by_name(name.as_str()).await {
-        Ok(user) => Some(user),
-        Err(DbError::NotFound) => None,
-        Err(e) => return Err(e.into()),
-    };
+    let user = state.db().user_by_name(name.as_str()).await.optional()?;
     let stored = user.as_ref().map(|u| u.pwd_hash.clone());
     let (true, Some(user)) = (state.hasher().verify(password, stored).await?, user) else {
         return Err(ApiError::WrongCredentials);
@@ -142,11 +135,12 @@ pub async fn user_info(
     SessionUser(session): SessionUser,
 ) -> Result<Json<UserView>, ApiError> {
     if session.user_name != name.as_str() {
-        return match state.db().user_by_name(name.as_str()).await {
-            Ok(_) => Err(ApiError::Forbidden("this is another user's account")),
-            Err(DbError::NotFound) => Err(ApiError::NotFound("user")),
-            Err(e) => Err(e.into()),
-        };
+        state
+            .db()
+            .user_by_name(name.as_str())
+            .await
+            .or_not_found("user")?;
+        return Err(ApiError::Forbidden("this is another user's account"));
     }
     Ok(Json(UserView {
         id: session.user_id,

@@ -2,14 +2,14 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use reel_core::db::{DbError, NewVideo as NewVideoRecord, VideoRecord};
+use reel_core::db::{NewVideo as NewVideoRecord, VideoRecord};
 use reel_core::domain::{VideoName, VideoStatus};
 use reel_core::error_body::ErrorBody;
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::UploadGrant;
 
 use super::page_of;
-use crate::error::ApiError;
+use crate::error::{ApiError, ResultExt};
 use crate::extract::{Json, PathParams, QueryParams, SessionUser, Viewer};
 use crate::listing_cache::ListingKey;
 use crate::state::ApiState;
@@ -28,7 +28,7 @@ fn upload_url(state: &ApiState, video: &VideoRecord, viewer: Option<UserId>) -> 
         user: video.author_id,
         expires_ms: state.now_ms().saturating_add(ttl_ms),
     }
-    .sign(&state.config().signing_key);
+    .sign(state.signing_key());
     let base = state.config().stream_public_url.trim_end_matches('/');
     Some(format!("{base}/upload/{}?token={token}", video.id))
 }
@@ -75,10 +75,11 @@ pub async fn list_user_videos(
     {
         return Ok(json_body(body));
     }
-    let author = match state.db().user_by_name(name.as_str()).await {
-        Err(DbError::NotFound) => return Err(ApiError::NotFound("user")),
-        other => other?,
-    };
+    let author = state
+        .db()
+        .user_by_name(name.as_str())
+        .await
+        .or_not_found("user")?;
     let page = state
         .db()
         .videos_by_author(author.id, owner.is_none(), &cursor, limit.get())
@@ -131,10 +132,7 @@ pub async fn get_video(
     Viewer(viewer): Viewer,
 ) -> Result<Json<VideoView>, ApiError> {
     let viewer = viewer.map(|s| s.user_id);
-    let video = match state.db().video(vid).await {
-        Err(DbError::NotFound) => return Err(ApiError::NotFound("video")),
-        other => other?,
-    };
+    let video = state.db().video(vid).await.or_not_found("video")?;
     if video.author != name.as_str() || !visible_to(&video, viewer) {
         return Err(ApiError::NotFound("video"));
     }
@@ -211,17 +209,15 @@ pub async fn delete_video(
     if session.user_name != name.as_str() {
         return Err(ApiError::Forbidden("you can only delete your own videos"));
     }
-    let video = match state.db().video(vid).await {
-        Err(DbError::NotFound) => return Err(ApiError::NotFound("video")),
-        other => other?,
-    };
+    let video = state.db().video(vid).await.or_not_found("video")?;
     if video.author_id != session.user_id {
         return Err(ApiError::NotFound("video"));
     }
-    match state.db().delete_video(vid, state.now_ms()).await {
-        Err(DbError::NotFound) => return Err(ApiError::NotFound("video")),
-        other => other?,
-    }
+    state
+        .db()
+        .delete_video(vid, state.now_ms())
+        .await
+        .or_not_found("video")?;
     state.listings().forget_user(name.as_str());
     tracing::info!("video deleted; its files are queued for removal");
     Ok(StatusCode::NO_CONTENT)

@@ -2,15 +2,18 @@ use reel_core::ids::{CommentId, VideoId};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::backend_tests;
 use crate::helpers::{TestApp, assert_error};
 
-backend_tests!(
-    comments_are_listed_newest_first_in_pages,
-    the_author_is_the_session_user,
-    posting_refuses_bad_input_and_hidden_videos,
-    comments_are_deleted_by_author_or_video_owner,
-    deleting_refuses_strangers_and_bad_ids,
+reel_testkit::per_backend!(
+    databases,
+    crate::helpers::with_app,
+    [
+        comments_are_listed_newest_first_in_pages,
+        the_author_is_the_session_user,
+        posting_refuses_bad_input_and_hidden_videos,
+        comments_are_deleted_by_author_or_video_owner,
+        deleting_refuses_strangers_and_bad_ids
+    ]
 );
 
 /// Alice's ready video; returns (alice's session, video id).

@@ -1,10 +1,13 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::backend_tests;
 use crate::helpers::{TestApp, assert_error};
 
-backend_tests!(cookie_writes_need_our_origin);
+reel_testkit::per_backend!(
+    databases,
+    crate::helpers::with_app,
+    [cookie_writes_need_our_origin]
+);
 
 async fn cookie_writes_need_our_origin(app: &TestApp) {
     let sid = app.signup("alice").await;

@@ -3,43 +3,23 @@ use std::time::Duration;
 
 use reel_api::{ApiState, Config};
 use reel_core::clock::ManualClock;
+use reel_core::config::SiteConfig;
 use reel_core::db::Db;
 use reel_core::ids::VideoId;
 use reel_core::signing::SigningKey;
+use reel_core::site::Site;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
-/// Every test of the suite runs once per backend.
-pub use reel_testkit::Backend;
+pub use reel_testkit::DbKind;
 use reel_testkit::ScratchDb;
 
-/// Generates, for each listed `async fn name(app: TestApp)`, one `#[tokio::test]` per
-/// backend: `sqlite::name`, `mysql::name`, `postgres::name`.
-#[macro_export]
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() {
-                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
-                super::$name(&app).await;
-                app.finish().await;
-            })*
-        }
-        mod mysql {
-            $(#[tokio::test] async fn $name() {
-                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::MySql).await;
-                super::$name(&app).await;
-                app.finish().await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() {
-                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
-                super::$name(&app).await;
-                app.finish().await;
-            })*
-        }
-    };
+/// The harness of `reel_testkit::per_backend!`: a running API on a fresh database of
+/// this kind for the test, stopped after it.
+pub async fn with_app(kind: DbKind, test: impl AsyncFnOnce(&TestApp)) {
+    let app = TestApp::spawn(kind).await;
+    test(&app).await;
+    app.finish().await;
 }
 
 /// A running API on a fresh database, with a clock the test moves.
@@ -54,6 +34,8 @@ pub struct TestApp {
     pub state: ApiState,
     /// The key upload tokens are signed with.
     pub key: SigningKey,
+    /// The database and key, for another node of the same site.
+    site: SiteConfig,
     /// Stops the server.
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// The server task.
@@ -65,24 +47,28 @@ pub struct TestApp {
 pub const PASSWORD: &str = "correct horse battery";
 
 impl TestApp {
-    pub async fn spawn(backend: Backend) -> Self {
+    pub async fn spawn(backend: DbKind) -> Self {
         Self::spawn_with(backend, |_| {}).await
     }
 
-    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+    pub async fn spawn_with(backend: DbKind, adjust: impl FnOnce(&mut Config)) -> Self {
         let db = ScratchDb::new(backend).await;
         let key = SigningKey::random();
-        let mut config = Config::new(db.url(), key.clone());
-        config.max_db_connections = 5;
-        // Tests change statuses behind the API's back; the cache has its own test.
-        config.listing_cache_ttl = Duration::ZERO;
+        let mut site = SiteConfig::default();
+        site.db.database_url = Some(db.url().to_owned());
+        site.db.max_db_connections = 5;
+        site.signing_key = Some(key.clone());
+        let mut config = Config {
+            // Tests change statuses behind the API's back; the cache has its own test.
+            listing_cache_ttl: Duration::ZERO,
+            ..Config::default()
+        };
         adjust(&mut config);
         let clock = Arc::new(ManualClock::new(1_800_000_000_000));
-        let state = ApiState::build(config, clock.clone())
-            .await
-            .unwrap_or_else(|e| {
-                panic!("cannot start the API on {backend:?} ({}): {e:#}", db.url())
-            });
+        let node = Site::new(site.clone()).with_clock(clock.clone());
+        let state = ApiState::build(config, &node).await.unwrap_or_else(|e| {
+            panic!("cannot start the API on {backend:?} ({}): {e:#}", db.url())
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -95,6 +81,7 @@ impl TestApp {
             clock,
             state,
             key,
+            site,
             stop: Some(stop),
             server: Some(server),
             _db: db,
@@ -110,6 +97,14 @@ impl TestApp {
             let _ = tokio::time::timeout(Duration::from_secs(60), server).await;
         }
         self.state.db().close().await;
+    }
+
+    /// Another API node of the same site (its own pool on the same database), on the
+    /// test's clock.
+    pub async fn another_node(&self) -> ApiState {
+        let site = Site::new(self.site.clone()).with_clock(self.clock.clone());
+        let config = self.state.config().clone();
+        ApiState::build(config, &site).await.unwrap()
     }
 
     pub fn db(&self) -> &Db {

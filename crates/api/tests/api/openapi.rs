@@ -2,12 +2,15 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::backend_tests;
 use crate::helpers::TestApp;
 
-backend_tests!(every_route_is_documented_and_served);
+reel_testkit::per_backend!(
+    databases,
+    crate::helpers::with_app,
+    [every_route_is_documented_and_served]
+);
 
-/// Every operation of DESIGN.md §2, with a path that reaches its handler.
+/// Every operation of the API, with a path that reaches its handler.
 const OPERATIONS: &[(&str, &str, &str)] = &[
     ("post", "/user", "/user"),
     ("post", "/user/{username}", "/user/alice"),

@@ -2,16 +2,19 @@ use reel_core::db::DbError;
 use reel_core::ids::SessionId;
 use reqwest::{Method, StatusCode};
 
-use crate::backend_tests;
 use crate::helpers::{TestApp, assert_error};
 
-backend_tests!(
-    sessions_expire_after_the_ttl,
-    active_sessions_are_renewed_without_a_write_per_request,
-    the_sweep_purges_expired_sessions,
-    a_cache_miss_falls_back_to_the_database,
-    a_new_node_warms_its_cache_from_the_database,
-    a_database_failure_is_an_error_not_a_logged_out_session,
+reel_testkit::per_backend!(
+    databases,
+    crate::helpers::with_app,
+    [
+        sessions_expire_after_the_ttl,
+        active_sessions_are_renewed_without_a_write_per_request,
+        the_sweep_purges_expired_sessions,
+        a_cache_miss_falls_back_to_the_database,
+        a_new_node_warms_its_cache_from_the_database,
+        a_database_failure_is_an_error_not_a_logged_out_session
+    ]
 );
 
 const MINUTE: i64 = 60_000;
@@ -28,7 +31,7 @@ async fn status(app: &TestApp, sid: &str) -> StatusCode {
 /// test: an error is not an absent session.
 async fn stored_expiry(app: &TestApp, sid: &str) -> Option<i64> {
     match app.db().session(&SessionId::parse(sid).unwrap()).await {
-        Ok(s) => Some(s.expires_ms),
+        Ok(s) => Some(s.expires_at_ms),
         Err(DbError::NotFound) => None,
         Err(e) => panic!("reading the session row: {e}"),
     }
@@ -96,19 +99,13 @@ async fn a_new_node_warms_its_cache_from_the_database(app: &TestApp) {
     let sid = app.signup("alice").await;
     let id = SessionId::parse(&sid).unwrap();
     // A second node on the same database, started after the log-in.
-    let config = app.state.config().clone();
-    let node = reel_api::ApiState::with_db(config, app.db().clone(), app.clock.clone())
-        .await
-        .unwrap();
+    let node = app.another_node().await;
     // With the row gone, only a warmed cache can still know the session.
     app.db().delete_session(&id).await.unwrap();
     let found = node.sessions().lookup(&id).await.unwrap();
     assert_eq!(found.map(|s| s.user_name), Some("alice".to_owned()));
     // A node started now finds nothing to warm.
-    let config = app.state.config().clone();
-    let late = reel_api::ApiState::with_db(config, app.db().clone(), app.clock.clone())
-        .await
-        .unwrap();
+    let late = app.another_node().await;
     assert!(late.sessions().lookup(&id).await.unwrap().is_none());
 }
 

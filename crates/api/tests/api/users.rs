@@ -1,26 +1,29 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::backend_tests;
 use crate::helpers::{PASSWORD, TestApp, assert_error};
 
-backend_tests!(
-    register_logs_the_user_in,
-    register_refuses_bad_input,
-    register_refuses_a_taken_name,
-    bodies_over_64_kib_are_refused,
-    login_checks_the_password,
-    login_refuses_bad_input,
-    login_attempts_are_limited,
-    user_info_is_for_the_owner_only,
-    logout_ends_the_session,
-    logout_refuses_other_users_and_bad_names,
-    health_and_readiness,
+reel_testkit::per_backend!(
+    databases,
+    crate::helpers::with_app,
+    [
+        register_logs_the_user_in,
+        register_refuses_bad_input,
+        register_refuses_a_taken_name,
+        bodies_over_64_kib_are_refused,
+        login_checks_the_password,
+        login_refuses_bad_input,
+        login_attempts_are_limited,
+        user_info_is_for_the_owner_only,
+        logout_ends_the_session,
+        logout_refuses_other_users_and_bad_names,
+        health_and_readiness
+    ]
 );
 
 #[tokio::test]
 async fn secure_cookies_are_marked_secure() {
-    let app = crate::helpers::TestApp::spawn_with(crate::helpers::Backend::Sqlite, |c| {
+    let app = crate::helpers::TestApp::spawn_with(crate::helpers::DbKind::Sqlite, |c| {
         c.secure_cookies = true
     })
     .await;
@@ -170,7 +173,7 @@ async fn login_checks_the_password(app: &TestApp) {
         "wrong_credentials",
     )
     .await;
-    // The seed's clients may leave the name out of the body.
+    // The first design's clients may leave the name out of the body.
     let res = app
         .request(Method::POST, "/user/alice")
         .json(&json!({"pwd": PASSWORD}))

@@ -5,19 +5,22 @@ use reel_core::signing::UploadGrant;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::backend_tests;
 use crate::helpers::{TestApp, assert_error};
 
-backend_tests!(
-    create_video_returns_a_signed_upload_url,
-    create_video_refuses_bad_input_and_strangers,
-    owners_see_every_status_others_only_ready,
-    listing_paginates_without_gaps_or_repeats,
-    listing_refuses_bad_queries_and_unknown_users,
-    get_video_checks_owner_and_id,
-    delete_video_queues_file_removal,
-    delete_video_refuses_strangers_and_unknown_ids,
-    home_lists_ready_videos_of_everyone,
+reel_testkit::per_backend!(
+    databases,
+    crate::helpers::with_app,
+    [
+        create_video_returns_a_signed_upload_url,
+        create_video_refuses_bad_input_and_strangers,
+        owners_see_every_status_others_only_ready,
+        listing_paginates_without_gaps_or_repeats,
+        listing_refuses_bad_queries_and_unknown_users,
+        get_video_checks_owner_and_id,
+        delete_video_queues_file_removal,
+        delete_video_refuses_strangers_and_unknown_ids,
+        home_lists_ready_videos_of_everyone
+    ]
 );
 
 /// The listing cache's TTL in its test: long enough that no real time runs it out.
@@ -27,11 +30,11 @@ mod cached {
     use std::time::Duration;
 
     use super::*;
-    use crate::helpers::Backend;
+    use crate::helpers::DbKind;
 
     #[tokio::test]
     async fn public_listings_are_cached_and_invalidated_by_writes() {
-        let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        let app = TestApp::spawn_with(DbKind::Sqlite, |c| {
             c.listing_cache_ttl = Duration::from_millis(super::CACHE_TTL_MS as u64)
         })
         .await;

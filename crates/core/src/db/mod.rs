@@ -1,5 +1,5 @@
 //! One repository over three backends. Queries are written once with `?` placeholders;
-//! what truly differs per backend lives in [`Backend`] (placeholders, migrations,
+//! what truly differs per backend lives in [`DbKind`] (placeholders, migrations,
 //! connection set-up).
 
 use std::borrow::Cow;
@@ -31,16 +31,16 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The database server behind a URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub enum DbKind {
     /// Embedded SQLite (`sqlite:`), the single-machine default.
     Sqlite,
-    /// MySQL or MariaDB (`mysql:` / `mariadb:`), the seed's database.
+    /// MySQL or MariaDB (`mysql:` / `mariadb:`), the first design's database.
     MySql,
     /// PostgreSQL (`postgres:` / `postgresql:`).
     Postgres,
 }
 
-impl Backend {
+impl DbKind {
     /// Picks the backend from a database URL's scheme.
     pub fn from_url(url: &str) -> Result<Self, DbError> {
         let scheme = url.split(':').next().unwrap_or_default();
@@ -138,16 +138,16 @@ pub struct Db {
     /// The pool, through sqlx's runtime-chosen `Any` driver.
     pool: AnyPool,
     /// Which server is behind the pool.
-    backend: Backend,
+    backend: DbKind,
 }
 
 impl Db {
     /// Connects, creating the database (or SQLite file) if needed, and runs migrations.
     pub async fn connect(options: &DbOptions) -> Result<Self, DbError> {
         install_default_drivers();
-        let backend = Backend::from_url(&options.url)?;
+        let backend = DbKind::from_url(&options.url)?;
         let url = match backend {
-            Backend::MySql => options.url.replacen("mariadb:", "mysql:", 1),
+            DbKind::MySql => options.url.replacen("mariadb:", "mysql:", 1),
             _ => options.url.clone(),
         };
         if !Any::database_exists(&url).await? {
@@ -158,7 +158,7 @@ impl Db {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
+                    if backend == DbKind::Sqlite {
                         // WAL lets readers run beside the one writer; the busy timeout makes a
                         // second writer wait instead of failing.
                         for pragma in [
@@ -187,7 +187,7 @@ impl Db {
     }
 
     /// Which server this is.
-    pub fn backend(&self) -> Backend {
+    pub fn backend(&self) -> DbKind {
         self.backend
     }
 
@@ -225,14 +225,14 @@ mod tests {
 
     #[test]
     fn backends_follow_the_scheme() {
-        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(Backend::from_url("mariadb://h/db").unwrap(), Backend::MySql);
+        assert_eq!(DbKind::from_url("sqlite://x.db").unwrap(), DbKind::Sqlite);
+        assert_eq!(DbKind::from_url("mariadb://h/db").unwrap(), DbKind::MySql);
         assert_eq!(
-            Backend::from_url("postgresql://h/db").unwrap(),
-            Backend::Postgres
+            DbKind::from_url("postgresql://h/db").unwrap(),
+            DbKind::Postgres
         );
         assert!(matches!(
-            Backend::from_url("redis://h"),
+            DbKind::from_url("redis://h"),
             Err(DbError::UnsupportedUrl(_))
         ));
     }
@@ -240,9 +240,9 @@ mod tests {
     #[test]
     fn postgres_gets_numbered_placeholders() {
         let q = "SELECT a FROM t WHERE b = ? AND c = ?";
-        assert_eq!(Backend::Sqlite.sql(q), q);
+        assert_eq!(DbKind::Sqlite.sql(q), q);
         assert_eq!(
-            Backend::Postgres.sql(q),
+            DbKind::Postgres.sql(q),
             "SELECT a FROM t WHERE b = $1 AND c = $2"
         );
     }

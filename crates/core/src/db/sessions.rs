@@ -16,17 +16,21 @@ pub struct SessionRecord {
     pub user_id: UserId,
     /// The user's login name.
     pub user_name: String,
-    /// When the session expires, in Unix milliseconds (the seed's `ttl` column).
-    pub expires_ms: i64,
+    /// When the session expires, in Unix milliseconds. The column is named `ttl` (the
+    /// name the first schema gave it), but it has always held this instant, not a
+    /// duration; the field says what it holds. Redis keeps the JSON under its older
+    /// name, which every node reads.
+    #[serde(rename = "expires_ms")]
+    pub expires_at_ms: i64,
 }
 
-/// Debug output leaves the id out: it is a secret.
+/// Debug output shows only the id's first characters (see `SessionId`): it is a secret.
 impl std::fmt::Debug for SessionRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionRecord")
             .field("id", &self.id)
             .field("user_name", &self.user_name)
-            .field("expires_ms", &self.expires_ms)
+            .field("expires_at_ms", &self.expires_at_ms)
             .finish()
     }
 }
@@ -53,7 +57,7 @@ impl SessionRecord {
             id: SessionId::parse(&id).map_err(|_| DbError::Corrupt("bad session id".into()))?,
             user_id: parse_id(row.try_get("user_id")?)?,
             user_name: row.try_get("login_name")?,
-            expires_ms: row.try_get("ttl")?,
+            expires_at_ms: row.try_get("ttl")?,
         })
     }
 }
@@ -65,7 +69,7 @@ impl Db {
             "INSERT INTO sessions (session_id, ttl, login_name, user_id) VALUES (?, ?, ?, ?)",
         ))
         .bind(s.id.expose())
-        .bind(s.expires_ms)
+        .bind(s.expires_at_ms)
         .bind(&s.user_name)
         .bind(s.user_id.to_string())
         .execute(self.pool())
@@ -86,9 +90,9 @@ impl Db {
     }
 
     /// Moves a session's expiry.
-    pub async fn renew_session(&self, id: &SessionId, expires_ms: i64) -> Result<(), DbError> {
+    pub async fn renew_session(&self, id: &SessionId, expires_at_ms: i64) -> Result<(), DbError> {
         sqlx::query(self.sql("UPDATE sessions SET ttl = ? WHERE session_id = ?"))
-            .bind(expires_ms)
+            .bind(expires_at_ms)
             .bind(id.expose())
             .execute(self.pool())
             .await?;

@@ -98,7 +98,7 @@ impl VideoRecord {
     }
 }
 
-/// The time as people read it, in the seed's layout ("Jan 02 2006, 15:04:05", UTC).
+/// The time as people read it, in the first design's layout ("Jan 02 2006, 15:04:05", UTC).
 fn display_time(ms: i64) -> String {
     let format = time::macros::format_description!(
         "[month repr:short] [day] [year], [hour]:[minute]:[second]"
@@ -243,7 +243,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn display_time_uses_the_seed_layout() {
+    fn display_time_uses_the_first_design_layout() {
         assert_eq!(super::display_time(0), "Jan 01 1970, 00:00:00");
         assert_eq!(
             super::display_time(1_764_118_793_000),

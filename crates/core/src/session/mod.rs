@@ -1,7 +1,7 @@
-//! The seed's "important point": sessions live in a cache in front of the database,
-//! written through on create, renew and delete; a lookup tries the cache, then the
-//! database; the cache is warmed from the database at start; expired sessions are
-//! refused and purged by a periodic sweep.
+//! The first design's "important point" (docs/architecture.md): sessions live in a
+//! cache in front of the database, written through on create, renew and delete; a
+//! lookup tries the cache, then the database; the cache is warmed from the database at
+//! start; expired sessions are refused and purged by a periodic sweep.
 //!
 //! One node uses an in-process cache (moka). Several nodes share Redis, so a log-in or
 //! log-out made on one is seen by all at once; they then keep no local copy at all.
@@ -13,9 +13,6 @@ use redis::AsyncCommands;
 use crate::clock::SharedClock;
 use crate::db::{Db, DbError, SessionRecord};
 use crate::ids::{SessionId, UserId};
-
-/// How long a session lives without use unless configured otherwise.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(30 * 60);
 
 /// Every Redis key of a session starts with this.
 const REDIS_PREFIX: &str = "reel:session:";
@@ -101,7 +98,7 @@ impl SessionStore {
             id: SessionId::random(),
             user_id,
             user_name: user_name.to_owned(),
-            expires_ms: self.clock.now_ms() + self.ttl_ms,
+            expires_at_ms: self.clock.now_ms() + self.ttl_ms,
         };
         self.db.insert_session(&session).await?;
         self.cache_put(&session).await;
@@ -121,15 +118,15 @@ impl SessionStore {
                 Err(e) => return Err(e.into()),
             },
         };
-        if session.expires_ms <= now {
+        if session.expires_at_ms <= now {
             self.cache_remove(id).await?;
             self.db.delete_session(id).await?;
             return Ok(None);
         }
-        let renew = session.expires_ms - now < self.ttl_ms / 2;
+        let renew = session.expires_at_ms - now < self.ttl_ms / 2;
         if renew {
-            session.expires_ms = now + self.ttl_ms;
-            self.db.renew_session(id, session.expires_ms).await?;
+            session.expires_at_ms = now + self.ttl_ms;
+            self.db.renew_session(id, session.expires_at_ms).await?;
         }
         if renew || !cached {
             self.cache_put(&session).await;
@@ -163,7 +160,7 @@ impl SessionStore {
         let now = self.clock.now_ms();
         if let SessionCache::Local(cache) = &self.cache {
             // Only fails when invalidation closures are disabled, which `new` enables.
-            let _ = cache.invalidate_entries_if(move |_, s| s.expires_ms <= now);
+            let _ = cache.invalidate_entries_if(move |_, s| s.expires_at_ms <= now);
         }
         Ok(self.db.delete_expired_sessions(now).await?)
     }
@@ -195,7 +192,7 @@ impl SessionStore {
         match &self.cache {
             SessionCache::Local(cache) => cache.insert(s.id.clone(), s.clone()).await,
             SessionCache::Redis(conn) => {
-                let remaining = s.expires_ms - self.clock.now_ms();
+                let remaining = s.expires_at_ms - self.clock.now_ms();
                 if remaining <= 0 {
                     return;
                 }

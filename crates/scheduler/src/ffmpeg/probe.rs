@@ -100,7 +100,6 @@ struct ProbeJson {
 struct StreamJson {
     /// `video`, `audio`, `subtitle`, `data`.
     codec_type: Option<String>,
-    /// The codec.
     codec_name: Option<String>,
     /// The codec profile.
     profile: Option<String>,

@@ -1,6 +1,7 @@
-//! The runner, in the seed's shape: a timer wakes a dispatcher, which claims a batch of
-//! due tasks and sends them through a bounded channel to a fixed pool of executors,
-//! which run them under a renewed lease, settle them in the queue and report back.
+//! The runner, in the first design's shape (docs/architecture.md, "The task queue"): a
+//! timer wakes a dispatcher, which claims a batch of due tasks and sends them through a
+//! bounded channel to a fixed pool of executors, which run them under a renewed lease,
+//! settle them in the queue and report back.
 //!
 //! The dispatcher is one loop, so two claim rounds never overlap. It claims only as many
 //! tasks as there are idle executors, so no lease ages in the channel; it claims again
@@ -11,6 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use reel_core::clock::SharedClock;
 use reel_core::db::{ClaimedTask, TaskKind};
 use tokio::sync::{Mutex, Notify, mpsc};
@@ -38,10 +40,15 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// The wait after failed attempt number `attempt` (counting from 1).
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(1).min(31);
-        self.first_backoff
-            .saturating_mul(1 << doublings)
-            .min(self.max_backoff)
+        // Past 31 doublings any wait is at its cap; stopping there bounds the walk.
+        let doublings = attempt.saturating_sub(1).min(31) as usize;
+        ExponentialBuilder::new()
+            .with_min_delay(self.first_backoff)
+            .with_max_delay(self.max_backoff)
+            .without_max_times()
+            .build()
+            .nth(doublings)
+            .unwrap_or(self.max_backoff)
     }
 }
 
@@ -132,7 +139,6 @@ pub struct Runner<Q, E> {
     queue: Arc<Q>,
     /// What runs them.
     executor: Arc<E>,
-    /// How.
     settings: Arc<RunnerSettings>,
     /// The time of schedules and leases.
     clock: SharedClock,

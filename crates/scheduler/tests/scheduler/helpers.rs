@@ -5,48 +5,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use reel_core::config::SiteConfig;
 use reel_core::db::{Db, NewVideo, TaskKind, TaskRecord, TaskState};
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::{SigningKey, service};
-use reel_core::storage::Storage;
-use reel_scheduler::{Config, Scheduler};
+use reel_core::site::Site;
+use reel_core::storage::{Storage, StorageOptions};
+use reel_scheduler::{Config, SchedulerState};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 /// The database servers the suite runs on.
-pub use reel_testkit::{Backend, ScratchDb};
-
-/// Generates, for each listed `async fn name(db: &Db)`, one `#[tokio::test]` per
-/// backend: `sqlite::name`, `mysql::name`, `postgres::name`.
-#[macro_export]
-macro_rules! db_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() {
-                let scratch = $crate::helpers::ScratchDb::new($crate::helpers::Backend::Sqlite).await;
-                let db = scratch.connect().await;
-                super::$name(&db).await;
-                db.close().await;
-            })*
-        }
-        mod mysql {
-            $(#[tokio::test] async fn $name() {
-                let scratch = $crate::helpers::ScratchDb::new($crate::helpers::Backend::MySql).await;
-                let db = scratch.connect().await;
-                super::$name(&db).await;
-                db.close().await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() {
-                let scratch = $crate::helpers::ScratchDb::new($crate::helpers::Backend::Postgres).await;
-                let db = scratch.connect().await;
-                super::$name(&db).await;
-                db.close().await;
-            })*
-        }
-    };
-}
+pub use reel_testkit::{DbKind, ScratchDb};
 
 /// Creates a user and a video awaiting its upload, as the API does.
 pub async fn new_video(db: &Db) -> VideoId {
@@ -71,7 +41,7 @@ pub async fn new_video(db: &Db) -> VideoId {
 /// SQLite database and data dir.
 pub struct TestScheduler {
     /// The scheduler.
-    pub scheduler: Scheduler,
+    pub scheduler: SchedulerState,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
     /// The service key the other services sign with.
@@ -79,7 +49,7 @@ pub struct TestScheduler {
     /// The data dir (storage under `storage/`).
     pub data: tempfile::TempDir,
     /// The database.
-    _scratch: ScratchDb,
+    pub scratch: ScratchDb,
     /// Stops it.
     stop: CancellationToken,
     /// The server, and the runner unless intake only.
@@ -97,17 +67,26 @@ pub fn quick(config: &mut Config) {
     config.shutdown_grace = Duration::from_secs(5);
 }
 
+/// The site options of a test: its scratch database, data dir and key.
+pub fn site_config(scratch: &ScratchDb, data: &tempfile::TempDir, key: &SigningKey) -> SiteConfig {
+    let mut site = SiteConfig::default();
+    site.db.database_url = Some(scratch.url().to_owned());
+    site.db.data_dir = data.path().to_owned();
+    site.signing_key = Some(key.clone());
+    site
+}
+
 impl TestScheduler {
     /// Starts a scheduler; `tweak` adjusts the quick settings.
     pub async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
-        let scratch = ScratchDb::new(Backend::Sqlite).await;
+        let scratch = ScratchDb::new(DbKind::Sqlite).await;
         let data = tempfile::tempdir().expect("data dir");
         Self::start_on(scratch, data, true, tweak).await
     }
 
     /// Serves the intake alone, without running tasks, so that they stay as stored.
     pub async fn intake_only() -> Self {
-        let scratch = ScratchDb::new(Backend::Sqlite).await;
+        let scratch = ScratchDb::new(DbKind::Sqlite).await;
         let data = tempfile::tempdir().expect("data dir");
         Self::start_on(scratch, data, false, |_| {}).await
     }
@@ -119,12 +98,38 @@ impl TestScheduler {
         run_tasks: bool,
         tweak: impl FnOnce(&mut Config),
     ) -> Self {
+        Self::launch(scratch, data, run_tasks, None, tweak).await
+    }
+
+    /// Starts a scheduler whose videos live in `storage` (an S3 store, say).
+    pub async fn start_on_storage(
+        scratch: ScratchDb,
+        data: tempfile::TempDir,
+        storage: StorageOptions,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::launch(scratch, data, true, Some(storage), tweak).await
+    }
+
+    async fn launch(
+        scratch: ScratchDb,
+        data: tempfile::TempDir,
+        run_tasks: bool,
+        storage: Option<StorageOptions>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let key = SigningKey::random();
-        let mut config = Config::new(scratch.url(), data.path(), key.clone());
+        let mut config = Config::default();
         quick(&mut config);
-        config.work_dir = data.path().to_owned();
+        config.work_dir = Some(data.path().to_owned());
         tweak(&mut config);
-        let scheduler = Scheduler::build(config).await.expect("scheduler");
+        let mut site = Site::new(site_config(&scratch, &data, &key));
+        if let Some(storage) = storage {
+            site = site.with_storage(storage);
+        }
+        let scheduler = SchedulerState::build(config, &site)
+            .await
+            .expect("scheduler");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let stop = CancellationToken::new();
@@ -135,7 +140,7 @@ impl TestScheduler {
                 stop.clone().cancelled_owned(),
             ))
         } else {
-            let app = scheduler.router();
+            let app = reel_scheduler::router(scheduler.clone());
             let shutdown = stop.clone().cancelled_owned();
             tokio::spawn(async move {
                 axum::serve(listener, app)
@@ -148,7 +153,7 @@ impl TestScheduler {
             base,
             key,
             data,
-            _scratch: scratch,
+            scratch,
             stop,
             running,
         }
@@ -159,7 +164,7 @@ impl TestScheduler {
         self.stop.cancel();
         self.running.await.unwrap().unwrap();
         self.scheduler.db().close().await;
-        (self._scratch, self.data)
+        (self.scratch, self.data)
     }
 
     pub fn db(&self) -> &Db {

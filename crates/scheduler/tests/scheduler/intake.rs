@@ -1,5 +1,5 @@
 //! The HTTP intake: service signatures, stored-before-acknowledged idempotent tasks,
-//! the seed's deletion record path, the operators' list, JSON errors.
+//! the first design's deletion record path, the operators' list, JSON errors.
 
 use reel_core::db::{TaskKind, TaskState};
 use reel_core::ids::VideoId;
@@ -102,7 +102,7 @@ async fn deletion_records_are_taken_once_the_video_is_gone() {
     assert_eq!(json(again).await["id"], task["id"]);
     assert_eq!(app.db().pending_deletions(10).await.unwrap(), [video]);
 
-    // A deletion record of a video the API never knew is kept too (the seed's way).
+    // A deletion record of a video the API never knew is kept too (the first design's way).
     let unknown = VideoId::random();
     let res = app
         .request(Method::POST, &format!("/video-delete-record/{unknown}"))

@@ -7,14 +7,14 @@ use reel_core::ids::VideoId;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, AssertSqlSafe};
 
-use crate::helpers::{Backend, ScratchDb};
+use crate::helpers::{DbKind, ScratchDb};
 
 /// The migrations of `backend`, as released.
-async fn migrator(backend: Backend) -> Migrator {
+async fn migrator(backend: DbKind) -> Migrator {
     let name = match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::MySql => "mysql",
-        Backend::Postgres => "postgres",
+        DbKind::Sqlite => "sqlite",
+        DbKind::MySql => "mysql",
+        DbKind::Postgres => "postgres",
     };
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../core/migrations")
@@ -29,7 +29,7 @@ async fn execute(pool: &AnyPool, sql: String) {
         .unwrap_or_else(|e| panic!("{e}"));
 }
 
-async fn pending_deletions_survive_the_upgrade(backend: Backend) {
+async fn pending_deletions_survive_the_upgrade(backend: DbKind) {
     let scratch = ScratchDb::new(backend).await;
     sqlx::any::install_default_drivers();
     let pool = AnyPool::connect(scratch.url()).await.unwrap();
@@ -97,15 +97,15 @@ async fn claim_all(db: &Db) {
 
 #[tokio::test]
 async fn pending_deletions_survive_the_upgrade_on_sqlite() {
-    pending_deletions_survive_the_upgrade(Backend::Sqlite).await;
+    pending_deletions_survive_the_upgrade(DbKind::Sqlite).await;
 }
 
 #[tokio::test]
 async fn pending_deletions_survive_the_upgrade_on_mariadb() {
-    pending_deletions_survive_the_upgrade(Backend::MySql).await;
+    pending_deletions_survive_the_upgrade(DbKind::MySql).await;
 }
 
 #[tokio::test]
 async fn pending_deletions_survive_the_upgrade_on_postgres() {
-    pending_deletions_survive_the_upgrade(Backend::Postgres).await;
+    pending_deletions_survive_the_upgrade(DbKind::Postgres).await;
 }

@@ -318,7 +318,7 @@ async fn progress_is_readable_while_processing_runs() {
         ),
     );
     let app = TestScheduler::start_on(
-        crate::helpers::ScratchDb::new(crate::helpers::Backend::Sqlite).await,
+        crate::helpers::ScratchDb::new(crate::helpers::DbKind::Sqlite).await,
         data,
         true,
         |c| c.ffmpeg = ffmpeg,
@@ -354,7 +354,7 @@ async fn a_crashing_ffmpeg_is_retried_then_the_video_shows_why_it_failed() {
     // Killed by a signal every time: a failure that might pass, so it is retried.
     let ffmpeg = wrapper(data.path(), "kill -9 $$");
     let app = TestScheduler::start_on(
-        crate::helpers::ScratchDb::new(crate::helpers::Backend::Sqlite).await,
+        crate::helpers::ScratchDb::new(crate::helpers::DbKind::Sqlite).await,
         data,
         true,
         |c| c.ffmpeg = ffmpeg,
@@ -386,12 +386,12 @@ async fn ffmpeg_jobs_are_limited() {
         ),
     );
     let app = TestScheduler::start_on(
-        crate::helpers::ScratchDb::new(crate::helpers::Backend::Sqlite).await,
+        crate::helpers::ScratchDb::new(crate::helpers::DbKind::Sqlite).await,
         data,
         true,
         |c| {
             c.ffmpeg = ffmpeg;
-            c.ffmpeg_jobs = 1;
+            c.ffmpeg_jobs = Some(1);
             c.concurrency = 3;
         },
     )

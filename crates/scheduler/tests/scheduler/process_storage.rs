@@ -10,7 +10,7 @@ use reel_core::db::{TaskKind, TaskState};
 use reel_core::storage::keys;
 use reel_testkit::moto;
 
-use crate::helpers::{Backend, ScratchDb, TestScheduler, clip, ffprobe, new_video, stream};
+use crate::helpers::{DbKind, ScratchDb, TestScheduler, clip, ffprobe, new_video, stream};
 
 /// An H.264/AAC MP4 of about 12 MB that is remuxed as it is: a playable MP4 and an HLS
 /// segment larger than one 8 MiB part.
@@ -68,12 +68,12 @@ async fn on_local_disk_the_original_is_read_in_place_and_the_outputs_moved_there
     let log = data.path().join("files.log");
     let ffprobe_noting = noting(data.path(), "ffprobe", "original", "original", &log);
     let ffmpeg_noting = noting(data.path(), "ffmpeg", "-progress", "out/playable.mp4", &log);
-    let scratch = ScratchDb::new(Backend::Sqlite).await;
+    let scratch = ScratchDb::new(DbKind::Sqlite).await;
     let app = TestScheduler::start_on(scratch, data, true, |c| {
         c.ffprobe = ffprobe_noting;
         c.ffmpeg = ffmpeg_noting;
         // Never used on local disk: processing works beside the store.
-        c.work_dir = "/nonexistent/work".into();
+        c.work_dir = Some("/nonexistent/work".into());
     })
     .await;
     let file = large_clip(app.data.path());
@@ -116,10 +116,9 @@ async fn on_s3_the_original_is_downloaded_and_the_outputs_uploaded() {
     let work_dir = work.path().to_owned();
     let data = tempfile::tempdir().unwrap();
     let (storage, prefix) = moto::s3_storage(data.path());
-    let scratch = ScratchDb::new(Backend::Sqlite).await;
-    let app = TestScheduler::start_on(scratch, data, true, |c| {
-        c.storage = storage;
-        c.work_dir = work_dir.clone();
+    let scratch = ScratchDb::new(DbKind::Sqlite).await;
+    let app = TestScheduler::start_on_storage(scratch, data, storage, |c| {
+        c.work_dir = Some(work_dir.clone());
     })
     .await;
     let file = large_clip(app.data.path());

@@ -10,15 +10,19 @@ use crate::helpers::new_video;
 
 const T0: i64 = 1_700_000_000_000;
 
-crate::db_tests!(
-    enqueueing_is_idempotent,
-    finished_tasks_are_armed_again,
-    claims_are_leases_that_expire,
-    writes_need_the_current_lease,
-    retries_wait_and_releases_do_not_count,
-    concurrent_claims_never_share_a_task,
-    deleting_a_video_queues_its_deletion_task_once,
-    reconciliation_queries_find_what_was_missed,
+reel_testkit::per_backend!(
+    databases,
+    reel_testkit::with_db,
+    [
+        enqueueing_is_idempotent,
+        finished_tasks_are_armed_again,
+        claims_are_leases_that_expire,
+        writes_need_the_current_lease,
+        retries_wait_and_releases_do_not_count,
+        concurrent_claims_never_share_a_task,
+        deleting_a_video_queues_its_deletion_task_once,
+        reconciliation_queries_find_what_was_missed
+    ]
 );
 
 async fn enqueueing_is_idempotent(db: &Db) {

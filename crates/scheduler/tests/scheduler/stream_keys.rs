@@ -1,13 +1,17 @@
 //! What processing stores is what the stream server serves: the playable MP4 at
 //! `/videos/{vid}`, the HLS playlists and segments, and the poster, with their types.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use reel_core::db::{TaskKind, TaskState};
+use reel_core::site::Site;
 use reel_core::storage::keys;
+use reel_stream::{LogOnly, StreamState};
 use tower::ServiceExt;
 
-use crate::helpers::{TestScheduler, clip, new_video};
+use crate::helpers::{TestScheduler, clip, new_video, site_config};
 
 #[tokio::test]
 async fn the_stream_server_serves_what_processing_made() {
@@ -34,8 +38,11 @@ async fn the_stream_server_serves_what_processing_made() {
     app.wait_for(TaskKind::ProcessVideo, video, TaskState::Done)
         .await;
 
-    let config = reel_stream::Config::new(app.data.path(), app.key.clone());
-    let stream = reel_stream::router(reel_stream::build_state(&config, None).await.unwrap());
+    let site = Site::new(site_config(&app.scratch, &app.data, &app.key));
+    let state = StreamState::build(reel_stream::Config::default(), &site, Arc::new(LogOnly))
+        .await
+        .unwrap();
+    let stream = reel_stream::router(state);
     let get = |path: String| {
         let stream = stream.clone();
         async move {

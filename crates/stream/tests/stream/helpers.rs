@@ -8,10 +8,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::TryStreamExt;
 use reel_core::clock::ManualClock;
+use reel_core::config::SiteConfig;
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::{SigningKey, UploadGrant};
+use reel_core::site::Site;
 use reel_core::storage::{Storage, StorageOptions};
-use reel_stream::{Config, StreamState, UploadNotifier};
+use reel_stream::{Config, HttpIntake, LogOnly, StreamState, UploadNotifier};
 use reel_testkit::moto;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,6 +28,11 @@ pub enum Store {
     S3,
 }
 
+/// The harness of `reel_testkit::per_backend!`: each test sets up its own server or
+/// storage on the store it is given.
+pub async fn on_store(store: Store, test: impl AsyncFnOnce(Store)) {
+    test(store).await;
+}
 /// The clock's start: far from zero so expiry arithmetic is realistic.
 pub const T0: i64 = 1_750_000_000_000;
 
@@ -67,14 +74,68 @@ pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(7) ^ seed).collect()
 }
 
+/// What a test server is made of, kept to restart it.
+struct Parts {
+    config: Config,
+    storage_options: StorageOptions,
+    key: SigningKey,
+    clock: Arc<ManualClock>,
+    store: Store,
+    prefix: String,
+}
+
+impl Parts {
+    fn new(store: Store, tweak: impl FnOnce(&mut Config), dir: &TempDir) -> Self {
+        let (storage_options, prefix) = storage_options(store, dir);
+        let mut config = Config {
+            notify_backoff: Duration::from_millis(10),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        Self {
+            config,
+            storage_options,
+            key: SigningKey::random(),
+            clock: Arc::new(ManualClock::new(T0)),
+            store,
+            prefix,
+        }
+    }
+
+    /// The site of a server made of these parts, over the data dir `dir`.
+    fn site(&self, dir: &TempDir) -> Site {
+        let mut config = SiteConfig::default();
+        config.db.data_dir = dir.path().to_owned();
+        config.signing_key = Some(self.key.clone());
+        Site::new(config)
+            .with_clock(self.clock.clone())
+            .with_storage(self.storage_options.clone())
+    }
+
+    /// A stream server's state on these parts, telling `notifier` of uploads.
+    async fn state(&self, dir: &TempDir, notifier: Option<Arc<dyn UploadNotifier>>) -> StreamState {
+        let notifier = notifier.unwrap_or_else(|| Arc::new(LogOnly));
+        StreamState::build(self.config.clone(), &self.site(dir), notifier)
+            .await
+            .unwrap()
+    }
+}
+
 /// What a killed server leaves behind.
 pub struct Remains {
-    /// Its configuration, naming its storage.
-    pub config: Config,
     /// Where it listened.
     pub addr: SocketAddr,
+    /// What it was made of, naming its storage.
+    parts: Parts,
     /// Its data dir, kept as long as the remains are.
-    pub _dir: TempDir,
+    dir: TempDir,
+}
+
+impl Remains {
+    /// The state of the next run on the same storage, telling `notifier` of uploads.
+    pub async fn state(&self, notifier: Arc<dyn UploadNotifier>) -> StreamState {
+        self.parts.state(&self.dir, Some(notifier)).await
+    }
 }
 
 /// A running stream server.
@@ -89,6 +150,8 @@ pub struct TestServer {
     pub state: StreamState,
     /// The configuration it was built from, to restart it.
     pub config: Config,
+    /// Where its bytes live, to restart it on the same storage.
+    pub storage_options: StorageOptions,
     /// An HTTP client.
     pub client: reqwest::Client,
     /// Which store.
@@ -116,7 +179,18 @@ impl TestServer {
         tweak: impl FnOnce(&mut Config),
         notifier: Option<Arc<dyn UploadNotifier>>,
     ) -> Self {
-        Self::spawn_on(store, tweak, notifier, None).await
+        let dir = tempfile::tempdir().unwrap();
+        let parts = Parts::new(store, tweak, &dir);
+        Self::start(parts, dir, notifier, None).await
+    }
+
+    /// A server that tells the scheduler at `url` about uploads, as `reel stream
+    /// --scheduler-url` does.
+    pub async fn spawn_telling(store: Store, url: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let parts = Parts::new(store, |_| {}, &dir);
+        let intake = HttpIntake::new(url, parts.key.clone(), parts.clock.clone());
+        Self::start(parts, dir, Some(Arc::new(intake)), None).await
     }
 
     /// A server as [`Self::spawn_with`] makes, on a runtime of its own, so that
@@ -127,25 +201,9 @@ impl TestServer {
             .enable_all()
             .build()
             .unwrap();
-        Self::spawn_on(store, |_| {}, Some(notifier), Some(runtime)).await
-    }
-
-    async fn spawn_on(
-        store: Store,
-        tweak: impl FnOnce(&mut Config),
-        notifier: Option<Arc<dyn UploadNotifier>>,
-        runtime: Option<tokio::runtime::Runtime>,
-    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (storage, prefix) = storage_options(store, &dir);
-        let key = SigningKey::random();
-        let clock = Arc::new(ManualClock::new(T0));
-        let mut config = Config::new(dir.path(), key.clone());
-        config.storage = storage;
-        config.clock = clock.clone();
-        config.notify_backoff.first = Duration::from_millis(10);
-        tweak(&mut config);
-        Self::start(config, key, clock, store, prefix, dir, notifier, runtime).await
+        let parts = Parts::new(store, |_| {}, &dir);
+        Self::start(parts, dir, Some(notifier), Some(runtime)).await
     }
 
     /// Stops a server made by [`Self::spawn_killable`] as a killed process stops: its
@@ -161,46 +219,47 @@ impl TestServer {
             .await
             .unwrap();
         Remains {
-            config: self.config.clone(),
             addr: self.addr,
-            _dir: std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()),
+            parts: self.parts(),
+            dir: std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()),
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn start(
-        config: Config,
-        key: SigningKey,
-        clock: Arc<ManualClock>,
-        store: Store,
-        prefix: String,
+        parts: Parts,
         dir: TempDir,
         notifier: Option<Arc<dyn UploadNotifier>>,
         runtime: Option<tokio::runtime::Runtime>,
     ) -> Self {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let launch = {
-            let config = config.clone();
-            async move {
-                let state = reel_stream::build_state(&config, notifier).await.unwrap();
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let addr = listener.local_addr().unwrap();
-                tokio::spawn(reel_stream::serve(listener, state.clone(), async {
-                    let _ = rx.await;
-                }));
-                (state, addr)
-            }
+        let launch = async move {
+            let state = parts.state(&dir, notifier).await;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(reel_stream::serve(listener, state.clone(), async {
+                let _ = rx.await;
+            }));
+            (parts, dir, state, addr)
         };
-        let (state, addr) = match &runtime {
+        let (parts, dir, state, addr) = match &runtime {
             Some(runtime) => runtime.spawn(launch).await.unwrap(),
             None => launch.await,
         };
+        let Parts {
+            config,
+            storage_options,
+            key,
+            clock,
+            store,
+            prefix,
+        } = parts;
         Self {
             addr,
             key,
             clock,
             state,
             config,
+            storage_options,
             client: reqwest::Client::new(),
             store,
             prefix,
@@ -210,20 +269,26 @@ impl TestServer {
         }
     }
 
+    /// What this server is made of, to start another on its storage.
+    fn parts(&self) -> Parts {
+        Parts {
+            config: self.config.clone(),
+            storage_options: self.storage_options.clone(),
+            key: self.key.clone(),
+            clock: self.clock.clone(),
+            store: self.store,
+            prefix: self.prefix.clone(),
+        }
+    }
+
     /// Stops this server and starts a new one on the same storage.
     pub async fn restart(mut self) -> Self {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let (config, key, clock, store, prefix) = (
-            self.config.clone(),
-            self.key.clone(),
-            self.clock.clone(),
-            self.store,
-            self.prefix.clone(),
-        );
+        let parts = self.parts();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        Self::start(config, key, clock, store, prefix, dir, None, None).await
+        Self::start(parts, dir, None, None).await
     }
 
     /// The storage the server uses.

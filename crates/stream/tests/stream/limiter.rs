@@ -82,4 +82,13 @@ async fn over_the_limit_is_429_and_permits_come_back(store: Store) {
     .await;
 }
 
-both_stores!(over_the_limit_is_429_and_permits_come_back);
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
+    ],
+    crate::helpers::on_store,
+    [
+        over_the_limit_is_429_and_permits_come_back,
+    ]
+);

@@ -5,11 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use futures::future::BoxFuture;
 use reel_core::ids::VideoId;
 use reel_core::signing::service;
 use reel_core::storage::keys;
-
-use futures::future::BoxFuture;
 use reel_stream::NotifyError;
 
 use crate::helpers::{Store, T0, TestServer, eventually, mp4_bytes};
@@ -58,7 +57,7 @@ async fn fake_scheduler(failures: usize) -> (Arc<Intake>, String) {
 
 async fn the_scheduler_is_told_with_retries(store: Store) {
     let (intake, url) = fake_scheduler(2).await;
-    let s = TestServer::spawn_with(store, |c| c.scheduler_url = Some(url), None).await;
+    let s = TestServer::spawn_telling(store, &url).await;
     *intake.key.lock().unwrap() = Some(s.key.clone());
     let v = VideoId::random();
     s.put_video(v, mp4_bytes(10_000)).await;
@@ -136,9 +135,7 @@ async fn undelivered_notices_survive_a_restart(store: Store) {
 
     // The next run, on the same storage, delivers it.
     let delivered = Arc::new(InProcess(Mutex::new(Vec::new())));
-    let state = reel_stream::build_state(&first.config, Some(delivered.clone()))
-        .await
-        .unwrap();
+    let state = first.state(delivered.clone()).await;
     eventually("redelivered after restart", async || {
         delivered.0.lock().unwrap().contains(&v)
     })
@@ -155,7 +152,14 @@ async fn undelivered_notices_survive_a_restart(store: Store) {
     assert_eq!(unreachable.0.load(Ordering::SeqCst), attempts);
 }
 
-both_stores!(
-    the_scheduler_is_told_with_retries,
-    undelivered_notices_survive_a_restart
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
+    ],
+    crate::helpers::on_store,
+    [
+        the_scheduler_is_told_with_retries,
+        undelivered_notices_survive_a_restart,
+    ]
 );

@@ -246,10 +246,17 @@ async fn unknown_and_malformed_ids(store: Store) {
     }
 }
 
-both_stores!(
-    ranges_of_every_form,
-    conditional_requests,
-    validators_survive_a_restart,
-    content_types_follow_the_container,
-    unknown_and_malformed_ids,
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
+    ],
+    crate::helpers::on_store,
+    [
+        ranges_of_every_form,
+        conditional_requests,
+        validators_survive_a_restart,
+        content_types_follow_the_container,
+        unknown_and_malformed_ids,
+    ]
 );

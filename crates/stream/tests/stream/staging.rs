@@ -113,9 +113,16 @@ async fn the_sniffed_type_is_stored_with_the_upload(store: Store) {
     assert_eq!(object.info.size, data.len() as u64);
 }
 
-both_stores!(
-    resumable_uploads_survive_interruptions_anywhere,
-    the_sniffed_type_is_stored_with_the_upload,
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
+    ],
+    crate::helpers::on_store,
+    [
+        resumable_uploads_survive_interruptions_anywhere,
+        the_sniffed_type_is_stored_with_the_upload,
+    ]
 );
 
 /// Deleting a video (what the scheduler's deletion does) aborts the multipart upload of

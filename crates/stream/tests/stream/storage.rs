@@ -256,10 +256,17 @@ async fn streams_are_chunked_not_buffered(store: Store) {
     }
 }
 
-both_stores!(
-    objects_are_written_read_listed_and_deleted,
-    a_put_is_invisible_until_committed_and_gone_when_aborted,
-    streams_are_chunked_not_buffered,
-    content_types_are_stored_with_their_objects,
-    finished_files_are_stored_whole,
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
+    ],
+    crate::helpers::on_store,
+    [
+        objects_are_written_read_listed_and_deleted,
+        a_put_is_invisible_until_committed_and_gone_when_aborted,
+        streams_are_chunked_not_buffered,
+        content_types_are_stored_with_their_objects,
+        finished_files_are_stored_whole,
+    ]
 );

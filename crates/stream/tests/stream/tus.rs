@@ -317,9 +317,16 @@ async fn termination_and_non_videos_leave_nothing(store: Store) {
     assert_eq!(play(&s, v).await.0, StatusCode::NOT_FOUND);
 }
 
-both_stores!(
-    discovery_and_protocol_refusals,
-    an_upload_in_pieces_ends_byte_identical,
-    an_interrupted_upload_resumes_from_the_stored_offset,
-    termination_and_non_videos_leave_nothing,
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
+    ],
+    crate::helpers::on_store,
+    [
+        discovery_and_protocol_refusals,
+        an_upload_in_pieces_ends_byte_identical,
+        an_interrupted_upload_resumes_from_the_stored_offset,
+        termination_and_non_videos_leave_nothing,
+    ]
 );

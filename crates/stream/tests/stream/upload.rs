@@ -264,11 +264,18 @@ async fn a_new_upload_replaces_the_video_and_its_renditions(store: Store) {
     assert_eq!(r.bytes().await.unwrap().len(), 7000);
 }
 
-both_stores!(
-    tokens_are_checked_before_a_byte_is_stored,
-    multipart_uploads_take_the_file_field,
-    non_videos_are_refused_and_not_stored,
-    oversize_uploads_get_413,
-    an_aborted_upload_leaves_nothing,
-    a_new_upload_replaces_the_video_and_its_renditions,
+reel_testkit::per_backend!(
+    [
+        local => crate::helpers::Store::Local,
+        s3 => crate::helpers::Store::S3,
+    ],
+    crate::helpers::on_store,
+    [
+        tokens_are_checked_before_a_byte_is_stored,
+        multipart_uploads_take_the_file_field,
+        non_videos_are_refused_and_not_stored,
+        oversize_uploads_get_413,
+        an_aborted_upload_leaves_nothing,
+        a_new_upload_replaces_the_video_and_its_renditions,
+    ]
 );

@@ -39,13 +39,19 @@ impl std::fmt::Display for Site {
 /// server behind it.
 pub async fn spawn_pages() -> Site {
     let data = tempfile::tempdir().unwrap();
-    let key = reel_core::signing::SigningKey::random();
-    let api = reel_api::Config::new(reel_core::db::sqlite_url(data.path()), key.clone());
-    let api = reel_api::ApiState::build(api, reel_core::clock::system())
+    let mut config = reel_core::config::SiteConfig::default();
+    config.db.data_dir = data.path().to_owned();
+    let site = reel_core::site::Site::new(config);
+    let api = reel_api::ApiState::build(reel_api::Config::default(), &site)
         .await
         .unwrap();
-    let stream = reel_stream::Config::new(data.path(), key);
-    let stream = reel_stream::build_state(&stream, None).await.unwrap();
+    let stream = reel_stream::StreamState::build(
+        reel_stream::Config::default(),
+        &site,
+        std::sync::Arc::new(reel_stream::LogOnly),
+    )
+    .await
+    .unwrap();
     let addr = spawn(reel::site::router(api, stream)).await;
     Site {
         base: format!("http://{addr}"),

@@ -184,7 +184,7 @@ async fn a_wrong_method_on_a_page_is_an_error_page() {
 #[tokio::test]
 async fn static_files_have_types_long_caching_validators_and_gzip() {
     let base = spawn_pages().await;
-    let asset_base = reel_web::WebState::new().asset_base().to_owned();
+    let asset_base = reel_web::WebState::pages_only().asset_base().to_owned();
     // (path, media type, worth compressing)
     let cases = [
         ("css/app.css", "text/css; charset=utf-8", true),
@@ -251,7 +251,7 @@ async fn an_old_version_is_served_but_revalidated_and_unknown_files_are_404() {
         .unwrap();
     assert_eq!(old.status(), StatusCode::OK);
     assert_eq!(old.headers()[CACHE_CONTROL], "no-cache");
-    let asset_base = reel_web::WebState::new().asset_base().to_owned();
+    let asset_base = reel_web::WebState::pages_only().asset_base().to_owned();
     for path in ["css/nope.css", "../Cargo.toml", "js", ""] {
         let res = client()
             .get(format!("{base}{asset_base}/{path}"))
@@ -267,7 +267,7 @@ async fn an_old_version_is_served_but_revalidated_and_unknown_files_are_404() {
 #[tokio::test]
 async fn every_module_import_resolves_to_a_served_file() {
     let base = spawn_pages().await;
-    let asset_base = reel_web::WebState::new().asset_base().to_owned();
+    let asset_base = reel_web::WebState::pages_only().asset_base().to_owned();
     let mut todo = vec![
         "js/layout.js".to_owned(),
         "js/pages/home.js".to_owned(),
@@ -354,6 +354,20 @@ async fn the_pages_merge_with_the_api_and_stream_routes_as_reel_serve_mounts_the
             StatusCode::UNAUTHORIZED,
             json,
             "missing_token",
+        ),
+        (
+            "POST",
+            &format!("/upload/{vid}/tus"),
+            StatusCode::UNAUTHORIZED,
+            json,
+            "missing_token",
+        ),
+        (
+            "GET",
+            &format!("/videos/{vid}/hls/master.m3u8"),
+            StatusCode::NOT_FOUND,
+            json,
+            "not_found",
         ),
         (
             "GET",

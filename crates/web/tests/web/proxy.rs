@@ -60,11 +60,15 @@ async fn recording_upstream() -> (SocketAddr, Log) {
 
 /// `reel web` in front of these upstreams.
 async fn spawn_web(api: SocketAddr, stream: SocketAddr) -> SocketAddr {
-    let config =
-        reel_web::Config::new(&format!("http://{api}"), &format!("http://{stream}/")).unwrap();
+    let config = reel_web::Config {
+        api: reel_web::Upstream::parse(&format!("http://{api}")).unwrap(),
+        stream: reel_web::Upstream::parse(&format!("http://{stream}/")).unwrap(),
+        ..reel_web::Config::default()
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(reel_web::serve(listener, config, std::future::pending()));
+    let state = reel_web::WebState::build(config);
+    tokio::spawn(reel_web::serve(listener, state, std::future::pending()));
     addr
 }
 
@@ -348,7 +352,7 @@ async fn no_request_can_send_the_proxy_to_another_host() {
     .await;
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     // A path that looks like a network-path reference, and a body and headers that
-    // name a URL (the seed's proxy took its target from the body).
+    // name a URL (the first design's proxy took its target from the body).
     let res = client()
         .post(format!("http://{web}/api//{elsewhere}/x"))
         .header("x-forwarded-host", elsewhere.to_string())

@@ -18,7 +18,7 @@ mod record;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor};
 use uuid::Uuid;
 
-use super::{Backend, Db, DbError};
+use super::{Db, DbError, DbKind};
 use crate::ids::VideoId;
 use record::claimed_from_row;
 pub use record::{ClaimedTask, TaskKind, TaskRecord, TaskState};
@@ -45,8 +45,8 @@ macro_rules! claimable {
 macro_rules! insert_or_ignore {
     ($backend:expr, $rest:literal) => {
         match $backend {
-            Backend::MySql => concat!("INSERT IGNORE INTO ", $rest),
-            Backend::Sqlite | Backend::Postgres => {
+            DbKind::MySql => concat!("INSERT IGNORE INTO ", $rest),
+            DbKind::Sqlite | DbKind::Postgres => {
                 concat!("INSERT INTO ", $rest, " ON CONFLICT DO NOTHING")
             }
         }
@@ -124,9 +124,9 @@ impl Db {
         let token = Uuid::new_v4();
         let limit = i64::from(limit);
         match self.backend() {
-            Backend::Sqlite | Backend::Postgres => {
+            DbKind::Sqlite | DbKind::Postgres => {
                 let query = match self.backend() {
-                    Backend::Postgres => concat!(
+                    DbKind::Postgres => concat!(
                         "UPDATE tasks SET state = 'running', lease_token = ?, lease_owner = ?, \
                          due_at = ?, attempts = attempts + 1, update_time = ? WHERE id IN (SELECT id ",
                         claimable!(),
@@ -152,7 +152,7 @@ impl Db {
                     .map(|r| claimed_from_row(r, token, lease_until_ms, false))
                     .collect()
             }
-            Backend::MySql => {
+            DbKind::MySql => {
                 // MariaDB has no `UPDATE … RETURNING` and cannot update a table it selects
                 // from in a subquery: lock the rows, then update them, in one transaction.
                 // READ COMMITTED keeps InnoDB from locking the gaps between index entries,
@@ -304,7 +304,7 @@ impl Db {
 /// if and only if the rest of the transaction commits.
 pub(super) async fn enqueue(
     conn: &mut AnyConnection,
-    backend: Backend,
+    backend: DbKind,
     kind: TaskKind,
     video: VideoId,
     now_ms: i64,
@@ -352,9 +352,9 @@ mod tests {
 
     #[test]
     fn duplicate_inserts_are_ignored_in_each_dialect() {
-        let mysql = insert_or_ignore!(Backend::MySql, "t (a) VALUES (?)");
+        let mysql = insert_or_ignore!(DbKind::MySql, "t (a) VALUES (?)");
         assert_eq!(mysql, "INSERT IGNORE INTO t (a) VALUES (?)");
-        let pg = insert_or_ignore!(Backend::Postgres, "t (a) VALUES (?)");
+        let pg = insert_or_ignore!(DbKind::Postgres, "t (a) VALUES (?)");
         assert_eq!(pg, "INSERT INTO t (a) VALUES (?) ON CONFLICT DO NOTHING");
     }
 }

@@ -60,7 +60,6 @@ pub enum AudioPlan {
 pub struct Plan {
     /// The ladder, smallest first; the last rung also becomes `playable.mp4`.
     pub rungs: Vec<Rung>,
-    /// The audio.
     pub audio: AudioPlan,
     /// The poster's size (`None`: a waveform picture, for audio only).
     pub poster_size: Option<(u32, u32)>,

@@ -61,7 +61,6 @@ class OwnedVideo {
 
   startUpload(file) {
     this.upload = new TusUpload(file, {
-      videoId: this.video.id,
       uploadUrl: this.video.upload_url,
       refreshUrl: async () => {
         const fresh = await api('GET', `/user/${enc(owner)}/videos/${enc(this.video.id)}`);
