@@ -22,8 +22,13 @@ fill_user() {
     for v in 1 2 3; do create_video "$sid" "$name" "Video $v of $name" >/dev/null; done
     echo "$name $sid"
 }
-for i in $(seq 1 100); do fill_user "$i" >>"$BENCH_TMP/users" & [ $((i % 4)) = 0 ] && wait; done
-wait
+fillers=()
+for i in $(seq 1 100); do
+    fill_user "$i" >>"$BENCH_TMP/users" &
+    fillers+=($!)
+    if [ ${#fillers[@]} = 4 ]; then wait "${fillers[@]}"; fillers=(); fi
+done
+[ "$(wc -l <"$BENCH_TMP/users")" = 100 ] || die "could not fill the data dir"
 read -r name sid < <(head -1 "$BENCH_TMP/users")
 read -r vid _ <<<"$(create_video "$sid" "$name" "Watched")"
 stop_pid "$REEL_PID"
