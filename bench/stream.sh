@@ -2,8 +2,9 @@
 # Playback throughput: `reel serve` against nginx serving the very files reel stored.
 #  - random 1 MiB ranges of a ~240 MiB H.264 video uploaded through reel, 64 connections;
 #  - whole HLS-sized pieces (400-700 KiB), many files, laid where reel keeps HLS renditions.
-# nginx runs twice per round, with `sendfile on; worker_processes 1` and with
-# `sendfile off; worker_processes auto`; the faster counts. The servers alternate in one
+# nginx runs three times per round: `sendfile on; worker_processes 1`, `sendfile off;
+# worker_processes auto`, and Debian's default `sendfile on; worker_processes auto`; the
+# fastest counts. The servers alternate in one
 # run so all see the same machine. Goal: reel / best nginx >= 1.0 on both.
 #   ROUNDS=3 DURATION=10 CONNECTIONS=64 PIECES=1000 bench/stream.sh
 source "$(dirname "$0")/lib.sh"
@@ -67,11 +68,13 @@ LUA
 storage="$data/storage/videos/"
 on_port=$(free_port)
 off_port=$(free_port)
+auto_port=$(free_port)
 location="location /videos/ { alias $storage; }"
 start_nginx "$(nginx_conf "$on_port" 1 on "$location")" "$on_port"
 start_nginx "$(nginx_conf "$off_port" auto off "$location")" "$off_port"
+start_nginx "$(nginx_conf "$auto_port" auto on "$location")" "$auto_port"
 nginx_path="/videos/$vid/${file##*/}"
-for port in "$on_port" "$off_port"; do
+for port in "$on_port" "$off_port" "$auto_port"; do
     cmp <(curl -sf -r 1000-2000 "http://127.0.0.1:$port$nginx_path") \
         <(curl -sf -r 1000-2000 "$REEL_URL/videos/$vid") || die "nginx serves other bytes"
 done
@@ -88,7 +91,8 @@ measure() {
 compare() {
     local test=$1 servers
     servers=("reel $REEL_URL $2" "nginx-sendfile-1 http://127.0.0.1:$on_port $3"
-        "nginx-nosendfile-auto http://127.0.0.1:$off_port $3")
+        "nginx-nosendfile-auto http://127.0.0.1:$off_port $3"
+        "nginx-sendfile-auto http://127.0.0.1:$auto_port $3")
     echo "$test: $connections connections, ${duration}s x $rounds rounds"
     for server in "${servers[@]}"; do
         read -r _ url path <<<"$server"
@@ -103,13 +107,14 @@ compare() {
         done
         echo
     done
-    local reel on off best
+    local reel on off auto best
     reel=$(calc "${total[reel]} / $rounds")
     on=$(calc "${total[nginx-sendfile-1]} / $rounds")
     off=$(calc "${total[nginx-nosendfile-auto]} / $rounds")
-    best=$(calc "max($on, $off)")
-    printf 'mean: reel %.0f req/s; nginx sendfile on/1 worker %.0f, sendfile off/auto %.0f\n' \
-        "$reel" "$on" "$off"
+    auto=$(calc "${total[nginx-sendfile-auto]} / $rounds")
+    best=$(calc "max($on, $off, $auto)")
+    printf 'mean: reel %.0f req/s; nginx sendfile on/1 worker %.0f, off/auto %.0f, on/auto %.0f\n' \
+        "$reel" "$on" "$off" "$auto"
     goal "$test reel / best nginx" "$(calc "round($reel / $best, 2)")" '>=' 1.0
 }
 
