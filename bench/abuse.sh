@@ -59,7 +59,7 @@ python3 - "$BENCH_TMP/viewers.log" "$phases" >"$BENCH_TMP/figures" <<'PY'
 import sys
 requests = [line.split() for line in open(sys.argv[1])]
 for line in open(sys.argv[2]):
-    name, began, ended, peak, *note = line.split(maxsplit=4)
+    name, began, ended, peak, *note = line.rstrip("\n").split(maxsplit=4)
     began, ended = int(began), int(ended)
     inside = [(int(ok), int(ms)) for start, ok, ms, _ in requests if began <= int(start) < ended]
     n = len(inside)
