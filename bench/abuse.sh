@@ -9,6 +9,7 @@
 # rate and p99 latency, and reel's peak RSS. Goals during every attack: >= 99% success,
 # p99 <= 2 s, RSS <= 256 MiB.
 #   ATTACK_SECONDS=40 bench/abuse.sh
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 seconds=${ATTACK_SECONDS:-40}
 
@@ -44,6 +45,7 @@ phase() {
     echo "$name $began $(now_ms) $(peak_rss) $note" >>"$phases"
     sleep 5 # the attacker's connections close before the next phase
 }
+# shellcheck disable=SC2317 # called through phase
 attack() { "$BENCH_PY" "$BENCH_DIR/abuse.py" "$1" "$port" "$seconds" "${@:2}" --pid "$REEL_PID"; }
 
 echo "reel serve under ulimit -Sn 1024; viewers from 127.0.0.1; ${seconds}s per attack; $(machine)"

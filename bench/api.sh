@@ -8,6 +8,8 @@
 #    GET /api/user/NAME/videos?limit=20, against nginx serving the same JSON.
 # nginx runs with 1 worker and with one per core; the faster counts. Goal: >= 0.5 each.
 #   ROUNDS=3 DURATION=5 CONNECTIONS=64 bench/api.sh
+# shellcheck disable=SC2154 # URL_*, VID_* and SID_* are set by site() with printf -v
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 rounds=${ROUNDS:-3}
 duration=${DURATION:-5}

@@ -59,6 +59,7 @@ python_env() {
         python3 -m venv "$BENCH_VENV"
         "$BENCH_VENV/bin/pip" install -q uvloop
     fi
+    # shellcheck disable=SC2034 # used by the scripts
     BENCH_PY="$BENCH_VENV/bin/python"
 }
 

@@ -6,6 +6,7 @@
 # reference the same ffmpeg/ffprobe commands reel runs are timed bare (written out by
 # reel's process_bench example), and for the MP4 the bare faststart remux it needs.
 # Goals: MP4 playable <= 1 s after its upload; WebM <= 15 s (0.25x its duration).
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 need ffmpeg
@@ -38,12 +39,13 @@ playable_after() {
 
 # bare CLIP: seconds the commands reel runs for CLIP take bare, and the commands.
 bare() {
-    local work="$BENCH_TMP/bare-$(basename "$1")" began
+    local work began
+    work="$BENCH_TMP/bare-$(basename "$1")"
     mkdir -p "$work"
     "$process_bench" "$1" "$work" >/dev/null
     began=$(now_ms)
     bash "$work/bare.sh"
-    echo "$(calc "round(($(now_ms) - $began) / 1000, 2)")"
+    calc "round(($(now_ms) - $began) / 1000, 2)"
     grep -E '^ff' "$work/bare.sh" | cut -c1-200 | sed 's/^/    /' >&2
 }
 

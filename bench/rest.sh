@@ -7,6 +7,7 @@
 # rested 5 s more.
 # Goals: /readyz <= 150 ms after start; RSS at rest <= 20 MiB (both readings).
 #   STARTS=5 bench/rest.sh
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 starts=${STARTS:-5}
 

@@ -7,6 +7,7 @@
 # fastest counts. The servers alternate in one
 # run so all see the same machine. Goal: reel / best nginx >= 1.0 on both.
 #   ROUNDS=3 DURATION=10 CONNECTIONS=64 PIECES=1000 bench/stream.sh
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 rounds=${ROUNDS:-3}
 duration=${DURATION:-10}

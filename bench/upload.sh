@@ -9,6 +9,7 @@
 # flushing left after the answers, peak RSS <= 64 MiB. The client (bench/upload.py)
 # sends with sendfile(2), so its own cost stays out of the figures.
 #   SIZE_MIB=1024 CONCURRENT=4 bench/upload.sh
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 mib=${SIZE_MIB:-1024}
 concurrent=${CONCURRENT:-4}

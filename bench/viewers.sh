@@ -5,6 +5,7 @@
 # worker) takes the same load for reference. Goals for reel: 0 errors, probe p99 <= 500
 # ms, RSS growth <= 40 KiB per viewer.
 #   VIEWERS=5000 WATCH_SECONDS=45 bench/viewers.sh
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 viewers=${VIEWERS:-5000}
 seconds=${WATCH_SECONDS:-45}
