@@ -15,7 +15,8 @@
 
 An attacker whose connection is closed opens another, until SECONDS have passed. Every
 attack also stops early, and says so, if the server's RSS passes --rss-cap-mib (default
-2048), so that an unbounded server cannot take the machine down.
+2048) or if the free space of the disk holding --data-dir falls by --disk-cap-mib
+(default 2048), so that an unbounded server cannot take the shared machine down.
 """
 
 import argparse
@@ -112,10 +113,15 @@ class Attack:
         self.source = source
         self.deadline = time.monotonic() + args.seconds
         self.opened = 0
-        self.capped = False
+        self.capped = None
+        self.free_at_start = self.disk_free()
+
+    def disk_free(self):
+        fs = os.statvfs(self.args.data_dir)
+        return fs.f_bavail * fs.f_frsize
 
     def over(self):
-        return self.capped or time.monotonic() >= self.deadline
+        return self.capped is not None or time.monotonic() >= self.deadline
 
     async def connect(self, limit=2**16):
         reader, writer = await asyncio.wait_for(
@@ -128,7 +134,7 @@ class Attack:
         return reader, writer
 
     async def guard(self):
-        """Ends the attack when the server's RSS passes the cap."""
+        """Ends the attack when the server's RSS or its disk use passes its cap."""
         path = f"/proc/{self.args.pid}/status"
         while not self.over():
             try:
@@ -137,7 +143,9 @@ class Attack:
             except (OSError, StopIteration):
                 kib = 0
             if kib > self.args.rss_cap_mib * 1024:
-                self.capped = True
+                self.capped = f"server RSS above {self.args.rss_cap_mib} MiB"
+            if self.free_at_start - self.disk_free() > self.args.disk_cap_mib * 2**20:
+                self.capped = f"{self.args.disk_cap_mib} MiB more used on the server's disk"
             await asyncio.sleep(0.05)
 
     async def run(self, worker, count):
@@ -153,7 +161,7 @@ class Attack:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        note = f", stopped early: server RSS above {self.args.rss_cap_mib} MiB" if self.capped else ""
+        note = f", stopped early: {self.capped}" if self.capped else ""
         print(f"{self.args.kind}: {self.opened} connections opened{note}")
 
     async def sleep_until_over(self, seconds):
@@ -258,6 +266,8 @@ def main():
     p.add_argument("rest", nargs="*")
     p.add_argument("--pid", type=int, default=0)
     p.add_argument("--rss-cap-mib", type=int, default=2048)
+    p.add_argument("--data-dir", default="/var/tmp")
+    p.add_argument("--disk-cap-mib", type=int, default=2048)
     args = p.parse_args()
     if args.kind == "viewers":
         args.path, args.size, args.out = args.rest[0], int(args.rest[1]), args.rest[2]

@@ -16,6 +16,7 @@ seconds=${ATTACK_SECONDS:-40}
 need ffmpeg
 python_env
 build_reel
+need_disk 4096
 REEL_SOFT_NOFILE=1024 start_reel "$BENCH_TMP/data"
 port=${REEL_URL##*:}
 sid=$(register bench)
@@ -46,7 +47,8 @@ phase() {
     sleep 5 # the attacker's connections close before the next phase
 }
 # shellcheck disable=SC2317 # called through phase
-attack() { "$BENCH_PY" "$BENCH_DIR/abuse.py" "$1" "$port" "$seconds" "${@:2}" --pid "$REEL_PID"; }
+attack() { "$BENCH_PY" "$BENCH_DIR/abuse.py" "$1" "$port" "$seconds" "${@:2}" --pid "$REEL_PID" \
+    --data-dir "$BENCH_TMP/data"; }
 
 echo "reel serve under ulimit -Sn 1024; viewers from 127.0.0.1; ${seconds}s per attack; $(machine)"
 phase none sleep 10
@@ -55,7 +57,8 @@ phase noread attack noread "/videos/$vid"
 phase multipart attack multipart "$mallory_upload"
 phase logins attack logins
 stop_pid "$viewers_pid"
-kill -0 "$REEL_PID" 2>/dev/null || echo "reel serve exited during the attacks: $(tail -3 "$BENCH_TMP/reel.log")"
+kill -0 "$REEL_PID" 2>/dev/null ||
+    echo "reel serve exited during the attacks: $(grep -v 'accept error' "$BENCH_TMP/reel.log" | tail -3)"
 
 python3 - "$BENCH_TMP/viewers.log" "$phases" >"$BENCH_TMP/figures" <<'PY'
 import sys

@@ -136,6 +136,23 @@ upload_put() {
     [ "${code:0:1}" = 2 ] || die "upload answered $code: $(cat "$BENCH_TMP/upload-answer")"
 }
 
+# delete_video SID USER VID: deletes it through the API and waits until its files are gone.
+delete_video() {
+    local dir="$BENCH_TMP/data/storage/videos/$3" deadline=$(($(now_ms) + 60000))
+    curl -sf -o /dev/null -X DELETE "$REEL_URL/api/user/$2/videos/$3" -H "X-Session-Id: $1"
+    while [ -e "$dir" ]; do
+        [ "$(now_ms)" -lt "$deadline" ] || { log "the files of $3 are still there after 60 s"; return; }
+        sleep 0.2
+    done
+}
+
+# need_disk MIB: dies unless the scratch dir's disk has MIB free (the machine is shared).
+need_disk() {
+    local free
+    free=$(($(df --output=avail -k "$BENCH_TMP" | tail -1) / 1024))
+    [ "$free" -ge "$1" ] || die "needs $1 MiB free on the disk of $BENCH_TMP, has $free MiB"
+}
+
 # video_status SID USER VID
 video_status() {
     curl -sf "$REEL_URL/api/user/$2/videos/$3" -H "X-Session-Id: $1" | json_get status
@@ -235,9 +252,11 @@ watch_rss() {
 
 # peak_rss: stops the watcher started last; prints the peak in KiB.
 peak_rss() {
+    local peak
     kill "$WATCH_PID" 2>/dev/null || true
     wait "$WATCH_PID" 2>/dev/null || true
-    cat "$WATCH_FILE" 2>/dev/null || echo 0
+    peak=$(cat "$WATCH_FILE" 2>/dev/null || true)
+    echo "${peak:-0}"
 }
 
 # wrk_run URL DURATION CONNECTIONS [LUA [ARGS...]]: prints requests/s; dies on any

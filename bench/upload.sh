@@ -15,6 +15,7 @@ mib=${SIZE_MIB:-1024}
 concurrent=${CONCURRENT:-4}
 
 build_reel
+need_disk $(((concurrent + 3) * mib))
 start_reel "$BENCH_TMP/data"
 sid=$(register bench)
 # An MP4 `ftyp` box and random bytes: passes reel's sniffing, and compresses nowhere.
@@ -33,9 +34,10 @@ dd_mibs() {
 # upload KIND COUNT: COUNT uploads of KIND at once; prints total MiB/s once durable, the
 # seconds of flushing left after the answers, and the peak RSS in KiB.
 upload() {
-    local kind=$1 count=$2 urls=() stored=() pids=() began secs flush i vid url
+    local kind=$1 count=$2 vids=() urls=() stored=() pids=() began secs flush i vid url
     for i in $(seq 1 "$count"); do
         read -r vid url <<<"$(create_video "$sid" bench "$kind $count $i")"
+        vids+=("$vid")
         urls+=("$REEL_URL$url")
         stored+=("$BENCH_TMP/data/storage/videos/$vid/original")
     done
@@ -61,6 +63,7 @@ PY
     local polled hwm
     polled=$(peak_rss)
     hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$REEL_PID/status")
+    for vid in "${vids[@]}"; do delete_video "$sid" bench "$vid" >&2; done
     echo "$(calc "round($count * $mib / ($secs + $flush), 1)") $flush $(calc "max($polled, $hwm)")"
 }
 
