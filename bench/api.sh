@@ -1,92 +1,118 @@
 #!/usr/bin/env bash
-# The API's listing endpoint, GET /api/user/NAME/videos?limit=20 on a warm `reel serve`
-# (SQLite, 20 ready videos), against nginx serving the same JSON as a static file; the two
-# alternate in one run so both see the same machine. Prints requests/s and the ratio.
+# The API's request path against nginx serving static files, in one run:
+#  - the watch page's two reads, uncached: GET /api/user/NAME/videos/VID and GET
+#    /api/videos/VID/comments, alternating, with a viewer's X-Session-Id, on SQLite (the
+#    default) and on PostgreSQL (a fresh database, dropped at exit), against nginx serving
+#    a small static file (the same video's JSON);
+#  - the home listing path as a stranger sees it (1 s listing cache, the default):
+#    GET /api/user/NAME/videos?limit=20, against nginx serving the same JSON.
+# nginx runs with 1 worker and with one per core; the faster counts. Goal: >= 0.5 each.
 #   ROUNDS=3 DURATION=5 CONNECTIONS=64 bench/api.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/reel-target}"
+# shellcheck disable=SC2154 # URL_*, VID_* and SID_* are set by site() with printf -v
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 rounds=${ROUNDS:-3}
 duration=${DURATION:-5}
 connections=${CONNECTIONS:-64}
+pg_server=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
-if [ ${#missing[@]} -gt 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+need wrk nginx ffmpeg createdb
+build_reel
+make_clip "$BENCH_TMP/clip.mp4" 2 -vf scale=320:180 -c:v libx264 -preset veryfast -c:a aac \
+    -movflags +faststart
 
-cargo build --release --locked -q -p reel
-reel="$CARGO_TARGET_DIR/release/reel"
-tmp=$(mktemp -d)
-chmod 755 "$tmp" # nginx workers run as an unprivileged user
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-reel_port=$(free_port)
-nginx_port=$(free_port)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-
-# LISTING_CACHE_TTL=0s measures the database path alone.
-REEL_LISTING_CACHE_TTL=${LISTING_CACHE_TTL:-1s} REEL_LOG=warn "$reel" serve --listen "127.0.0.1:$reel_port" --data-dir "$tmp/data" &
-pids+=($!)
-base="http://127.0.0.1:$reel_port"
-for _ in $(seq 1 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done
-
-sid=$(curl -sf -X POST "$base/api/user" -H 'content-type: application/json' \
-    -d '{"user_name":"bench","pwd":"bench password"}' | sed 's/.*"session_id":"\([0-9a-f]*\)".*/\1/')
-for i in $(seq 1 20); do
-    curl -sf -X POST "$base/api/user/bench/videos" -H "X-Session-Id: $sid" \
-        -H 'content-type: application/json' -d "{\"name\":\"Video number $i\"}" >/dev/null
-done
-# As the scheduler would once each upload is playable.
-python3 - "$tmp/data/reel.db" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-db.execute("UPDATE video_info SET status = 'ready', size = 1048576, duration_ms = 61000, width = 1280, height = 720")
-db.commit()
-PY
-path="/api/user/bench/videos?limit=20"
-mkdir -p "$tmp/www/api/user/bench"
-curl -sf "$base$path" > "$tmp/www/videos.json"
-count=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["videos"]))' "$tmp/www/videos.json")
-[ "$count" = 20 ] || { echo "expected 20 videos in the listing, got $count" >&2; exit 1; }
-
-cat > "$tmp/nginx.conf" <<NGINX
-worker_processes auto;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    default_type application/json;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$nginx_port;
-        location / { root $tmp/www; try_files /videos.json =404; }
-    }
+# site NAME [ARGS...]: a `reel serve` with 20 ready videos of one author and 20 comments
+# on the first, read by another user; sets URL_NAME, VID_NAME, SID_NAME.
+site() {
+    local name=$1 sid viewer vid upload vids=()
+    shift
+    start_reel "$BENCH_TMP/data-$name" "$@"
+    sid=$(register bench)
+    viewer=$(register viewer)
+    for i in $(seq 1 20); do
+        read -r vid upload <<<"$(create_video "$sid" bench "Video number $i")"
+        upload_put "$BENCH_TMP/clip.mp4" "$upload"
+        vids+=("$vid")
+    done
+    for vid in "${vids[@]}"; do wait_ready "$sid" bench "$vid" 120; done
+    local first=${vids[0]}
+    for i in $(seq 1 20); do
+        curl -sf -o /dev/null -X POST "$REEL_URL/api/videos/$first/comments" -H "X-Session-Id: $viewer" \
+            -H 'content-type: application/json' -d "{\"content\":\"Comment number $i\"}"
+    done
+    printf -v "URL_$name" %s "$REEL_URL"
+    printf -v "VID_$name" %s "$first"
+    printf -v "SID_$name" %s "$viewer"
 }
-NGINX
-"$nginx_bin" -c "$tmp/nginx.conf" -g 'daemon off;' &
-pids+=($!)
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$nginx_port$path" >/dev/null && break; sleep 0.1; done
-cmp <(curl -sf "http://127.0.0.1:$nginx_port$path") "$tmp/www/videos.json"
 
-rps() { wrk -t2 -c"$connections" -d"${duration}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
-# Warm both.
-rps "$base$path" >/dev/null
-rps "http://127.0.0.1:$nginx_port$path" >/dev/null
-reel_total=0; nginx_total=0
-for r in $(seq 1 "$rounds"); do
-    a=$(rps "$base$path"); b=$(rps "http://127.0.0.1:$nginx_port$path")
-    printf 'round %d: reel %10.0f req/s   nginx %10.0f req/s\n' "$r" "$a" "$b"
-    reel_total=$(python3 -c "print($reel_total + $a)"); nginx_total=$(python3 -c "print($nginx_total + $b)")
+db="reel_bench_$(date +%s)_$$"
+createdb -h 127.0.0.1 -U postgres "$db"
+BENCH_ON_EXIT+=("dropdb -h 127.0.0.1 -U postgres --if-exists $db")
+site sqlite
+site postgres --database-url "$pg_server/$db"
+
+www="$BENCH_TMP/www"
+mkdir -p "$www"
+curl -sf "$URL_sqlite/api/user/bench/videos/$VID_sqlite" -H "X-Session-Id: $SID_sqlite" >"$www/small.json"
+curl -sf "$URL_sqlite/api/user/bench/videos?limit=20" >"$www/listing.json"
+count=$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["videos"]))' "$www/listing.json")
+[ "$count" = 20 ] || die "expected 20 videos in the listing, got $count"
+one_port=$(free_port)
+auto_port=$(free_port)
+start_nginx "$(nginx_conf "$one_port" 1 on "root $www;")" "$one_port"
+start_nginx "$(nginx_conf "$auto_port" auto on "root $www;")" "$auto_port"
+
+cat >"$BENCH_TMP/watch.lua" <<'LUA'
+local reads, n = {}, 0
+function init(args)
+    local headers = { ["X-Session-Id"] = args[2] }
+    reads[1] = wrk.format("GET", "/api/user/bench/videos/" .. args[1], headers)
+    reads[2] = wrk.format("GET", "/api/videos/" .. args[1] .. "/comments", headers)
+end
+function request()
+    n = n + 1
+    return reads[n % 2 + 1]
+end
+LUA
+cat >"$BENCH_TMP/path.lua" <<'LUA'
+local path
+function init(args) path = args[1] end
+function request() return wrk.format("GET", path) end
+LUA
+
+declare -A total=()
+tests=(
+    "reel-sqlite-watch $URL_sqlite watch.lua $VID_sqlite $SID_sqlite"
+    "reel-postgres-watch $URL_postgres watch.lua $VID_postgres $SID_postgres"
+    "reel-listing $URL_sqlite path.lua /api/user/bench/videos?limit=20"
+    "nginx-1-small http://127.0.0.1:$one_port path.lua /small.json"
+    "nginx-auto-small http://127.0.0.1:$auto_port path.lua /small.json"
+    "nginx-1-listing http://127.0.0.1:$one_port path.lua /listing.json"
+    "nginx-auto-listing http://127.0.0.1:$auto_port path.lua /listing.json"
+)
+for t in "${tests[@]}"; do
+    read -r name url lua args <<<"$t"
+    # shellcheck disable=SC2086 # the Lua arguments are words
+    wrk_run "$url" 2 "$connections" "$BENCH_TMP/$lua" $args >/dev/null
 done
-python3 - "$reel_total" "$nginx_total" "$rounds" "$(wc -c < "$tmp/www/videos.json")" <<'PY'
-import sys
-reel, nginx, rounds, size = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-print(f"listing of 20 videos ({size} bytes): reel {reel/rounds:.0f} req/s, nginx {nginx/rounds:.0f} req/s")
-print(f"ratio reel/nginx: {reel/nginx:.2f} (goal: at least 0.50)")
-PY
+echo "$connections connections, ${duration}s x $rounds rounds; $(machine)"
+for round in $(seq 1 "$rounds"); do
+    for t in "${tests[@]}"; do
+        read -r name url lua args <<<"$t"
+        # shellcheck disable=SC2086
+        rps=$(wrk_run "$url" "$duration" "$connections" "$BENCH_TMP/$lua" $args)
+        total[$name]=$(calc "${total[$name]:-0} + $rps")
+        printf 'round %d: %-20s %8.0f req/s\n' "$round" "$name" "$rps"
+    done
+done
+mean() { calc "${total[$1]} / $rounds"; }
+small=$(calc "max($(mean nginx-1-small), $(mean nginx-auto-small))")
+listing=$(calc "max($(mean nginx-1-listing), $(mean nginx-auto-listing))")
+printf 'nginx small file %.0f req/s, listing file %.0f req/s (best of 1 worker and auto)\n' "$small" "$listing"
+for name in reel-sqlite-watch reel-postgres-watch; do
+    printf '%s: %.0f req/s\n' "$name" "$(mean $name)"
+    goal "$name / nginx small file" "$(calc "round($(mean $name) / $small, 2)")" '>=' 0.5
+done
+printf 'reel-listing (cached): %.0f req/s\n' "$(mean reel-listing)"
+goal "reel cached listing / nginx" "$(calc "round($(mean reel-listing) / $listing, 2)")" '>=' 0.5
+finish

@@ -1,129 +1,126 @@
 #!/usr/bin/env bash
-# Playback: random 1 MiB ranges of a 256 MiB video, 64 connections, wrk, against reel's
-# stream server and against nginx serving the same file; the two alternate in one run so
-# both see the same machine. Prints requests/s and MB/s of each and the ratio.
-# nginx runs with sendfile off by default: on this kind of VM it is faster that way, so
-# the comparison is with nginx at its best (NGINX_SENDFILE=on to try the other).
-#   ROUNDS=3 DURATION=10 CONNECTIONS=64 bench/stream.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/reel-target}"
+# Playback throughput: `reel serve` against nginx serving the very files reel stored.
+#  - random 1 MiB ranges of a ~240 MiB H.264 video uploaded through reel, 64 connections;
+#  - whole HLS-sized pieces (400-700 KiB), many files, laid where reel keeps HLS renditions.
+# nginx runs three times per round: `sendfile on; worker_processes 1`, `sendfile off;
+# worker_processes auto`, and Debian's default `sendfile on; worker_processes auto`; the
+# fastest counts. The servers alternate in one
+# run so all see the same machine. Goal: reel / best nginx >= 1.0 on both.
+#   ROUNDS=3 DURATION=10 CONNECTIONS=64 PIECES=1000 bench/stream.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 rounds=${ROUNDS:-3}
 duration=${DURATION:-10}
 connections=${CONNECTIONS:-64}
-size=$((256 * 1024 * 1024))
+pieces=${PIECES:-1000}
 
-missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
-if [ ${#missing[@]} -gt 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+need wrk nginx ffmpeg
+build_reel
+data="$BENCH_TMP/data"
+start_reel "$data"
+sid=$(register bench)
 
-cargo build --release --locked -q -p reel-stream --example stream_server
-server="$CARGO_TARGET_DIR/release/examples/stream_server"
-tmp=$(mktemp -d)
-chmod 755 "$tmp" # nginx workers run as an unprivileged user
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
+# Incompressible frames make a 60 s clip of ~240 MiB at 32 Mbit/s.
+clip="$BENCH_TMP/clip.mp4"
+log "making a ~240 MiB H.264/AAC clip"
+make_clip "$clip" 60 -vf noise=alls=40:allf=t -c:v libx264 -preset ultrafast -b:v 32M \
+    -maxrate 32M -bufsize 64M -c:a aac -movflags +faststart
+read -r vid upload <<<"$(create_video "$sid" bench "Ranges")"
+upload_put "$clip" "$upload"
+wait_ready "$sid" bench "$vid" 600
+file=$(served_file "$data" "$vid")
+size=$(stat -c %s "$file")
+served=$(curl -sfI "$REEL_URL/videos/$vid" | awk 'tolower($1) == "content-length:" {print $2+0}')
+[ "$served" = "$size" ] || die "reel serves $served bytes, $file has $size"
 
-# The video: an MP4 `ftyp` box, then random bytes; stored where reel's local backend keeps
-# an original, and read once so that both servers start from the page cache.
-vid=$(cat /proc/sys/kernel/random/uuid)
-dir="$tmp/data/storage/videos/$vid"
-mkdir -p "$dir"
-{ printf '\0\0\0\030ftypisom\0\0\002\0isomiso2'; head -c $((size - 24)) /dev/urandom; } >"$dir/original"
-chmod -R a+rX "$tmp/data"
-cat "$dir/original" >/dev/null
+log "laying $pieces pieces of 400-700 KiB"
+hls="$data/storage/videos/$vid/hls/bench"
+mkdir -p "$hls"
+head -c $((700 * 1024)) /dev/urandom >"$BENCH_TMP/piece"
+for i in $(seq -f '%05g' 1 "$pieces"); do
+    head -c $(((400 + RANDOM % 301) * 1024)) "$BENCH_TMP/piece" >"$hls/seg_$i.ts"
+done
+cat "$file" "$hls"/* >/dev/null
 
-reel_port=$(free_port)
-nginx_port=$(free_port)
-RUST_LOG=warn "$server" "$tmp/data" "127.0.0.1:$reel_port" >/dev/null &
-pids+=($!)
-
-cat >"$tmp/nginx.conf" <<CONF
-worker_processes auto;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    sendfile ${NGINX_SENDFILE:-off};
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$nginx_port;
-        location /videos/ { alias $tmp/data/storage/videos/; types { video/mp4 original; } }
-    }
-}
-CONF
-"$nginx_bin" -c "$tmp/nginx.conf" -g 'daemon off;' &
-pids+=($!)
-
-cat >"$tmp/ranges.lua" <<'LUA'
-local size = 256 * 1024 * 1024
+cat >"$BENCH_TMP/ranges.lua" <<'LUA'
+local path, size
 local chunk = 1024 * 1024
-local path
 function init(args)
-    path = args[1]
-    math.randomseed(os.time() * 1000 + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 1000)
+    path, size = args[1], tonumber(args[2])
+    math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16))
 end
 function request()
     local first = math.random(0, size - chunk)
     return wrk.format("GET", path, { Range = "bytes=" .. first .. "-" .. (first + chunk - 1) })
 end
 LUA
+cat >"$BENCH_TMP/pieces.lua" <<'LUA'
+local prefix, count
+function init(args)
+    prefix, count = args[1], tonumber(args[2])
+    math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16))
+end
+function request()
+    return wrk.format("GET", string.format("%sseg_%05d.ts", prefix, math.random(1, count)))
+end
+LUA
 
-reel_url="http://127.0.0.1:$reel_port/videos/$vid"
-nginx_url="http://127.0.0.1:$nginx_port/videos/$vid/original"
-for _ in $(seq 1 100); do
-    curl -sf -o /dev/null -r 0-0 "$reel_url" && curl -sf -o /dev/null -r 0-0 "$nginx_url" && break
-    sleep 0.1
-done
-for url in "$reel_url" "$nginx_url"; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' -r 1000-1048575 "$url")
-    [ "$code" = 206 ] || { echo "$url answered $code to a range request" >&2; exit 1; }
+# The same URLs work on every server: nginx maps /videos/ onto reel's storage.
+storage="$data/storage/videos/"
+on_port=$(free_port)
+off_port=$(free_port)
+auto_port=$(free_port)
+location="location /videos/ { alias $storage; }"
+start_nginx "$(nginx_conf "$on_port" 1 on "$location")" "$on_port"
+start_nginx "$(nginx_conf "$off_port" auto off "$location")" "$off_port"
+start_nginx "$(nginx_conf "$auto_port" auto on "$location")" "$auto_port"
+nginx_path="/videos/$vid/${file##*/}"
+for port in "$on_port" "$off_port" "$auto_port"; do
+    cmp <(curl -sf -r 1000-2000 "http://127.0.0.1:$port$nginx_path") \
+        <(curl -sf -r 1000-2000 "$REEL_URL/videos/$vid") || die "nginx serves other bytes"
 done
 
-# One wrk run; prints "requests/s MB/s" and fails on any non-206 answer.
-run() {
-    local out
-    out=$(wrk -t2 -c"$connections" -d"${duration}s" -s "$tmp/ranges.lua" "$1" -- "$2")
-    if grep -q "Non-2xx" <<<"$out"; then
-        echo "$out" >&2
-        echo "non-2xx answers from $1" >&2
-        exit 1
-    fi
-    local rps bytes
-    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-    bytes=$(awk '/requests in/ {print $5}' <<<"$out")
-    python3 - "$rps" "$bytes" "$duration" <<'PY'
-import sys
-rps, text, secs = float(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-unit = {"B": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}
-num = text.rstrip("KMGTB")
-mb = float(num) * unit[text[len(num):] or "B"] / 2**20 / secs
-print(f"{rps:.1f} {mb:.1f}")
-PY
+declare -A total=()
+# measure NAME URL PATH LUA ARG: one wrk run, added to NAME's total.
+measure() {
+    local rps
+    rps=$(wrk_run "$2" "$duration" "$connections" "$4" "$3" "$5")
+    total[$1]=$(calc "${total[$1]:-0} + $rps")
+    printf ' %s %8.0f req/s' "$1" "$rps"
+}
+# compare TEST REEL_PATH NGINX_PATH LUA ARG
+compare() {
+    local test=$1 servers
+    servers=("reel $REEL_URL $2" "nginx-sendfile-1 http://127.0.0.1:$on_port $3"
+        "nginx-nosendfile-auto http://127.0.0.1:$off_port $3"
+        "nginx-sendfile-auto http://127.0.0.1:$auto_port $3")
+    echo "$test: $connections connections, ${duration}s x $rounds rounds"
+    for server in "${servers[@]}"; do
+        read -r _ url path <<<"$server"
+        wrk_run "$url" 2 "$connections" "$4" "$path" "$5" >/dev/null # warm-up
+    done
+    total=()
+    for round in $(seq 1 "$rounds"); do
+        printf 'round %d:' "$round"
+        for server in "${servers[@]}"; do
+            read -r name url path <<<"$server"
+            measure "$name" "$url" "$path" "$4" "$5"
+        done
+        echo
+    done
+    local reel on off auto best
+    reel=$(calc "${total[reel]} / $rounds")
+    on=$(calc "${total[nginx-sendfile-1]} / $rounds")
+    off=$(calc "${total[nginx-nosendfile-auto]} / $rounds")
+    auto=$(calc "${total[nginx-sendfile-auto]} / $rounds")
+    best=$(calc "max($on, $off, $auto)")
+    printf 'mean: reel %.0f req/s; nginx sendfile on/1 worker %.0f, off/auto %.0f, on/auto %.0f\n' \
+        "$reel" "$on" "$off" "$auto"
+    goal "$test reel / best nginx" "$(calc "round($reel / $best, 2)")" '>=' 1.0
 }
 
-echo "random 1 MiB ranges of a 256 MiB file, $connections connections, ${duration}s x $rounds rounds"
-reel_total=0
-nginx_total=0
-for round in $(seq 1 "$rounds"); do
-    read -r r_rps r_mb < <(run "http://127.0.0.1:$reel_port" "/videos/$vid")
-    read -r n_rps n_mb < <(run "http://127.0.0.1:$nginx_port" "/videos/$vid/original")
-    printf 'round %d: reel %8.1f req/s %8.1f MB/s | nginx %8.1f req/s %8.1f MB/s\n' \
-        "$round" "$r_rps" "$r_mb" "$n_rps" "$n_mb"
-    reel_total=$(python3 -c "print($reel_total + $r_rps)")
-    nginx_total=$(python3 -c "print($nginx_total + $n_rps)")
-done
-python3 - "$reel_total" "$nginx_total" "$rounds" <<'PY'
-import sys
-reel, nginx, rounds = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-print(f"mean: reel {reel / rounds:.1f} req/s, nginx {nginx / rounds:.1f} req/s, "
-      f"ratio reel/nginx = {reel / nginx:.2f} (goal >= 0.90)")
-PY
+echo "file: $(calc "round($size / 2**20, 1)") MiB ($(basename "$file")); $(machine)"
+compare "random 1 MiB ranges" "/videos/$vid" "$nginx_path" "$BENCH_TMP/ranges.lua" "$size"
+compare "HLS pieces ($pieces files of 400-700 KiB)" "/videos/$vid/hls/bench/" \
+    "/videos/$vid/hls/bench/" "$BENCH_TMP/pieces.lua" "$pieces"
+finish

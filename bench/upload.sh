@@ -1,53 +1,85 @@
 #!/usr/bin/env bash
-# Uploads: a 100 MiB and a 2 GiB video, each PUT to a fresh stream server (local disk),
-# printing throughput and the server's peak RSS (VmHWM), which must stay flat: the body
-# streams to disk in constant memory.
-#   SIZES_MIB="100 2048" bench/upload.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/reel-target}"
-sizes=${SIZES_MIB:-100 2048}
+# Uploads: a 1 GiB file into `reel serve` by PUT and by tus (16 MiB PATCHes, as the web
+# page sends), then 4 at once by each, each against `dd bs=1M conv=fsync` writing the
+# same file to the same disk. dd runs before and after every upload and the faster of
+# the two counts, since this disk is noisy. An upload counts once it is durable: right
+# after the last answer the stored files are fsync'ed and that time is added (near zero
+# when reel synced before answering, as it must); it is printed apart too. Peak RSS of
+# reel is polled during each. Goals: each throughput >= 0.8x dd, at most 0.2 s of
+# flushing left after the answers, peak RSS <= 64 MiB. The client (bench/upload.py)
+# sends with sendfile(2), so its own cost stays out of the figures.
+#   SIZE_MIB=1024 CONCURRENT=4 bench/upload.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+mib=${SIZE_MIB:-1024}
+concurrent=${CONCURRENT:-4}
 
-cargo build --release --locked -q -p reel-stream --example stream_server
-server="$CARGO_TARGET_DIR/release/examples/stream_server"
-tmp=$(mktemp -d)
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
+build_reel
+need_disk $(((concurrent + 3) * mib))
+start_reel "$BENCH_TMP/data"
+sid=$(register bench)
+# An MP4 `ftyp` box, then an `mdat` box (its size 0: to the end of the file) of random
+# bytes: passes reel's sniffing, and compresses nowhere.
+src="$BENCH_TMP/upload.mp4"
+{ printf '\0\0\0\030ftypisom\0\0\002\0isomiso2\0\0\0\0mdat'; head -c $((mib * 1024 * 1024 - 32)) /dev/urandom; } >"$src"
+cat "$src" >/dev/null
 
-echo "PUT uploads to a fresh local-disk stream server; peak RSS from /proc/PID/status VmHWM"
-for mib in $sizes; do
-    file="$tmp/upload-$mib.mp4"
-    # An MP4 `ftyp` box, then an `mdat` box (its size 0: to the end of the file) of
-    # random bytes.
-    { printf '\0\0\0\030ftypisom\0\0\002\0isomiso2\0\0\0\0mdat'; head -c $((mib * 1024 * 1024 - 32)) /dev/urandom; } >"$file"
-    rm -rf "$tmp/data"
-    port=$(free_port)
-    RUST_LOG=warn "$server" "$tmp/data" "127.0.0.1:$port" >/dev/null &
-    pid=$!
-    vid=$(cat /proc/sys/kernel/random/uuid)
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/videos/$vid" && break
-        sleep 0.1
+dd_mibs() {
+    local began
+    began=$(now_ms)
+    dd if="$src" of="$BENCH_TMP/dd.out" bs=1M conv=fsync 2>/dev/null
+    calc "round($mib * 1000 / ($(now_ms) - $began), 1)"
+    rm -f "$BENCH_TMP/dd.out"
+}
+
+# upload KIND COUNT: COUNT uploads of KIND at once; prints total MiB/s once durable, the
+# seconds of flushing left after the answers, and the peak RSS in KiB.
+upload() {
+    local kind=$1 count=$2 vids=() urls=() stored=() pids=() began secs flush i vid url
+    for i in $(seq 1 "$count"); do
+        read -r vid url <<<"$(create_video "$sid" bench "$kind $count $i")"
+        vids+=("$vid")
+        urls+=("$REEL_URL$url")
+        stored+=("$BENCH_TMP/data/storage/videos/$vid/original")
     done
-    idle=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
-    token=$("$server" "$tmp/data" token "$vid")
-    result=$(curl -sS -o "$tmp/answer" -w '%{http_code} %{time_total}' -T "$file" \
-        "http://127.0.0.1:$port/upload/$vid?token=$token")
-    read -r code secs <<<"$result"
-    [ "$code" = 201 ] || { echo "upload answered $code: $(cat "$tmp/answer")" >&2; exit 1; }
-    peak=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
-    stored=$(stat -c %s "$tmp/data/storage/videos/$vid/original")
-    [ "$stored" = "$(stat -c %s "$file")" ] || { echo "stored $stored bytes" >&2; exit 1; }
-    python3 - "$mib" "$secs" "$idle" "$peak" <<'PY'
-import sys
-mib, secs, idle, peak = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-print(f"{mib:5d} MiB: {secs:6.2f} s, {mib / secs:7.1f} MiB/s; server peak RSS "
-      f"{peak / 1024:5.1f} MiB (idle {idle / 1024:.1f} MiB; goal <= 64 MiB)")
+    echo 5 >"/proc/$REEL_PID/clear_refs" # VmHWM restarts from the current RSS
+    watch_rss "$REEL_PID"
+    began=$(now_ms)
+    for url in "${urls[@]}"; do
+        python3 "$BENCH_DIR/upload.py" "$kind" "$url" "$src" >/dev/null &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i" || die "a $kind upload failed"; done
+    secs=$(calc "($(now_ms) - $began) / 1000")
+    flush=$(python3 - "${stored[@]}" <<'PY'
+import os, sys, time
+began = time.monotonic()
+for path in sys.argv[1:]:
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+print(round(time.monotonic() - began, 2))
 PY
-    kill "$pid"
-    wait "$pid" 2>/dev/null || true
-    pid=
-    rm -f "$file"
+)
+    local polled hwm
+    polled=$(peak_rss)
+    hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$REEL_PID/status")
+    for vid in "${vids[@]}"; do delete_video "$sid" bench "$vid" >&2; done
+    echo "$(calc "round($count * $mib / ($secs + $flush), 1)") $flush $(calc "max($polled, $hwm)")"
+}
+
+echo "uploads of $mib MiB into reel serve (local disk under /var/tmp); $(machine)"
+before=$(dd_mibs)
+for test in "put 1" "tus 1" "put $concurrent" "tus $concurrent"; do
+    read -r kind count <<<"$test"
+    read -r mibs flush peak <<<"$(upload "$kind" "$count")"
+    after=$(dd_mibs)
+    ref=$(calc "max($before, $after)")
+    printf '%s x%s: %s MiB/s total once durable (%s s of flushing after the answers); dd %s / %s MiB/s; reel peak RSS %s MiB\n' \
+        "$kind" "$count" "$mibs" "$flush" "$before" "$after" "$(calc "round($peak / 1024, 1)")"
+    goal "$kind x$count / dd" "$(calc "round($mibs / $ref, 2)")" '>=' 0.8
+    goal "$kind x$count flushing left after the answers" "$flush" '<=' 0.2 ' s'
+    goal "$kind x$count reel peak RSS" "$(calc "round($peak / 1024, 1)")" '<=' 64 ' MiB'
+    before=$after
 done
+finish

@@ -53,7 +53,7 @@ async function newVisitor(viewport = { width: 1280, height: 860 }) {
  * Reloads `path` until `check(page)` holds: the API may serve public listings from a
  * cache for a second, so a change shows there within moments, not at once.
  */
-async function eventually(p, path, check, timeoutMs = 10_000) {
+async function eventually(p, path, check, timeoutMs = 60_000) {
   const end = Date.now() + timeoutMs;
   for (;;) {
     await p.goto(path);
@@ -182,6 +182,16 @@ describe('a new user', () => {
   });
 
   test('uploads a clip with a progress bar, pauses, resumes, and follows processing to ready', async () => {
+    // Every tus request the page sends, with its Upload-Offset, and the offset each
+    // HEAD answer gives, in order.
+    const tus = [];
+    const isTus = (url) => /\/upload\/[^/]+\/tus(\/|$)/.test(new URL(url).pathname);
+    const onRequest = (r) => { if (isTus(r.url())) tus.push({ method: r.method(), offset: r.headers()['upload-offset'] }); };
+    const onResponse = (r) => {
+      if (isTus(r.url()) && r.request().method() === 'HEAD') tus.push({ method: 'HEAD answer', offset: r.headers()['upload-offset'] });
+    };
+    page.on('request', onRequest);
+    page.on('response', onResponse);
     // Throttled, so that the upload lasts long enough to be paused.
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Network.enable');
@@ -206,21 +216,36 @@ describe('a new user', () => {
     await card.getByText(/Paused at \d+%/).waitFor();
     const pausedAt = Number(/Paused at (\d+)%/.exec(await card.locator('.badge').innerText())[1]);
     assert.ok(pausedAt > 0 && pausedAt < 100, `paused at ${pausedAt}%`);
-    await page.waitForTimeout(1500);
-    assert.match(await card.locator('.badge').innerText(), /Paused at \d+%/);
+    const pauseMark = tus.length;
     await shot(page, 'upload-paused');
+    assert.match(await card.locator('.badge').innerText(), /Paused at \d+%/);
 
     await cdp.send('Network.emulateNetworkConditions', {
       offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
     });
+    assert.deepEqual(tus.slice(pauseMark).filter((e) => e.method === 'PATCH'), [], 'nothing is sent while paused');
+    const resumeMark = tus.length;
     await card.getByRole('button', { name: 'Resume' }).click();
-    // The upload goes on from the server's offset (tus HEAD), not from zero.
     await page.waitForFunction(
       (title) => [...document.querySelectorAll('li.card.owned')].some((li) => li.textContent.includes(title)
         && !['uploading', 'paused', 'retrying', 'stalled'].includes(li.dataset.status)),
       videoTitle,
     );
     await shot(page, 'upload-processing');
+    page.off('request', onRequest);
+    page.off('response', onResponse);
+    // The upload went on from the server's offset (tus HEAD), not from zero: the server
+    // kept part of the interrupted PATCH, and every PATCH since starts at or past it.
+    const resumed = tus.slice(resumeMark);
+    assert.ok(!resumed.some((e) => e.method === 'POST'), 'no new upload was created');
+    const asked = resumed.findIndex((e) => e.method === 'HEAD answer');
+    assert.ok(asked >= 0, `the page asked the server for its offset: ${JSON.stringify(resumed)}`);
+    const stored = Number(resumed[asked].offset);
+    assert.ok(stored > 0, `the server kept the bytes sent before the pause: ${stored}`);
+    const patches = resumed.filter((e) => e.method === 'PATCH').map((e) => Number(e.offset));
+    assert.ok(resumed.findIndex((e) => e.method === 'PATCH') > asked, 'the offset is asked before sending');
+    assert.equal(patches[0], stored, `the first PATCH starts at the server's offset: ${patches}`);
+    assert.ok(patches.every((o) => o >= stored), `a PATCH started before the server's offset: ${patches}`);
     await page.waitForFunction(
       (title) => [...document.querySelectorAll('li.card.owned')].some((li) => li.textContent.includes(title)
         && (li.dataset.status === 'ready' || li.dataset.status === 'failed')),
@@ -247,6 +272,8 @@ describe('a new user', () => {
     await page.locator('#videos li.card').filter({ hasText: videoTitle }).getByRole('link', { name: videoTitle }).click();
     await page.waitForURL(`**${watchPath}`);
     await page.getByRole('heading', { name: videoTitle }).waitFor();
+    // Whether the HLS choice is shown is settled once the player has its first source.
+    await page.waitForFunction(() => Boolean(document.getElementById('player').dataset.source));
     const sources = ['mp4'];
     if (await page.locator('#source-choice').isVisible()) sources.unshift('hls');
     await playsAndSeeks(page, sources, CLIP_SECONDS);
@@ -416,7 +443,8 @@ describe('uploads in other formats', () => {
 
       await p.goto(path);
       await p.getByRole('heading', { name: title }).waitFor();
-      assert.ok(await p.locator('#source-choice').isVisible(), 'an HLS stream is offered');
+      // The choice is shown once the player has found the HLS stream, after the title.
+      await p.locator('#source-choice').waitFor({ state: 'visible', timeout: 30_000 });
       await playsAndSeeks(p, ['hls', 'mp4'], seconds);
       await shot(p, `watch-${file.split('.').pop()}`);
 

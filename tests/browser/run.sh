@@ -63,7 +63,7 @@ if [ -z "${REEL_URL:-}" ]; then
         rm -rf "$data"
     }
     trap stop EXIT
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 600); do
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
         kill -0 "$server" 2>/dev/null || fail "reel serve exited; see $out/browser-server.log"
         sleep 0.1

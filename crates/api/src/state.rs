@@ -56,9 +56,9 @@ impl ApiState {
         tracing::info!(sessions = warmed, "session cache warmed");
         Ok(Self {
             inner: Arc::new(Inner {
-                login_limiter: LoginLimiter::new(config.login_attempts_per_minute),
+                login_limiter: LoginLimiter::new(config.login_attempts_per_minute, clock.clone()),
                 hasher: Hasher::new(),
-                listings: ListingCache::new(config.listing_cache_ttl),
+                listings: ListingCache::new(config.listing_cache_ttl, clock.clone()),
                 signing_key: site.signing_key().await?,
                 db,
                 sessions,

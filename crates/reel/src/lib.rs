@@ -11,6 +11,8 @@ mod observability;
 mod run;
 /// `reel config`: the effective options and where each came from.
 mod show_config;
+/// The routes of `reel serve`, for the binary and for the tests of the pages.
+pub mod site;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

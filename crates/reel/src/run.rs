@@ -3,7 +3,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
 use futures::future::BoxFuture;
 use reel_api::ApiState;
 use reel_core::ids::VideoId;
@@ -111,13 +110,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     let intake = Arc::new(InProcessIntake(scheduler));
     let stream = StreamState::build(args.stream, &site, intake).await?;
     let stream_upkeep = stream.spawn_upkeep(shutdown.clone().cancelled_owned());
-    let app = Router::new()
-        .nest("/api", reel_api::router(api.clone()))
-        .merge(reel_stream::router(stream))
-        .merge(reel_api::health_router(api))
-        .merge(reel_web::router(WebState::pages_only()))
-        .fallback(reel_web::not_found_page);
-    let app = reel_core::http::observe(app, "serve");
+    let app = crate::site::router(api, stream);
     let listener = bind(args.listen).await?;
     tracing::info!(
         addr = %listener.local_addr()?,

@@ -1,12 +1,25 @@
 //! Two `reel api` processes on one PostgreSQL and one Redis see each other's log-ins and
-//! log-outs at once.
+//! log-outs at once, through Redis: the session is read from Redis by the test itself,
+//! and the database row is removed before the second node is asked, so that node cannot
+//! fall back to the shared database.
 
 mod common;
 
 use common::Reel;
+use reel_core::ids::SessionId;
 use reel_testkit::{DbKind, ScratchDb, redis_url};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+
+/// The session's entry in Redis, if any.
+async fn cached(conn: &mut redis::aio::MultiplexedConnection, sid: &str) -> Option<Value> {
+    let json: Option<String> = redis::cmd("GET")
+        .arg(format!("reel:session:{sid}"))
+        .query_async(conn)
+        .await
+        .expect("Redis answers");
+    json.map(|j| serde_json::from_str(&j).expect("a session entry is JSON"))
+}
 
 #[tokio::test]
 async fn two_api_nodes_share_sessions_through_redis() {
@@ -32,8 +45,13 @@ async fn two_api_nodes_share_sessions_through_redis() {
             .header("x-session-id", sid)
             .send()
     };
+    let mut conn = redis::Client::open(redis.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
 
-    // Log in on A; B accepts the session at once.
+    // Log in on A: the session is in Redis, under its prefix, with its expiry.
     let res = http
         .post(format!("{}/user", a.base))
         .json(&json!({"user_name": "alice", "pwd": "a long password"}))
@@ -45,10 +63,29 @@ async fn two_api_nodes_share_sessions_through_redis() {
         .as_str()
         .unwrap()
         .to_owned();
+    let entry = cached(&mut conn, &sid)
+        .await
+        .expect("the log-in reached Redis");
+    assert_eq!(entry["user_name"], "alice");
+    let ttl_ms: i64 = redis::cmd("PTTL")
+        .arg(format!("reel:session:{sid}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(ttl_ms > 0, "the entry expires with the session: {ttl_ms}");
+
+    // With the row gone from the shared database, only Redis knows the session: B
+    // accepts it from there.
+    let rows = db.connect().await;
+    rows.delete_session(&SessionId::parse(&sid).unwrap())
+        .await
+        .unwrap();
     assert_eq!(me(&b.base, &sid).await.unwrap().status(), StatusCode::OK);
     assert_eq!(me(&a.base, &sid).await.unwrap().status(), StatusCode::OK);
 
-    // Log out on B; A refuses the session at once.
+    // Log out on B: the entry that existed is gone from Redis, and A refuses the
+    // session at once.
+    assert!(cached(&mut conn, &sid).await.is_some());
     let res = http
         .delete(format!("{}/user/alice", b.base))
         .header("x-session-id", &sid)
@@ -57,6 +94,11 @@ async fn two_api_nodes_share_sessions_through_redis() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
+        cached(&mut conn, &sid).await,
+        None,
+        "logout removed the key"
+    );
+    assert_eq!(
         me(&a.base, &sid).await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
@@ -64,14 +106,5 @@ async fn two_api_nodes_share_sessions_through_redis() {
         me(&b.base, &sid).await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
-
-    // The session lived in Redis, under its prefix, and is gone from it.
-    let client = redis::Client::open(redis.as_str()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let exists: bool = redis::cmd("EXISTS")
-        .arg(format!("reel:session:{sid}"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert!(!exists);
+    rows.close().await;
 }

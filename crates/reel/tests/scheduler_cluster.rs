@@ -49,7 +49,7 @@ impl Scheduler {
             .arg("--data-dir")
             .arg(data)
             .args(["--database-url", url, "--signing-key", key])
-            .args(["--task-lease", "2s", "--task-tick", "100ms"])
+            .args(["--task-lease", "5s", "--task-tick", "100ms"])
             .args(["--task-concurrency", "4", "--task-batch-size", "4"])
             .env("REEL_LOG", "info")
             .stdout(Stdio::null())
@@ -68,7 +68,7 @@ impl Scheduler {
         let started = Instant::now();
         while !scheduler.logged("scheduler is serving") {
             assert!(
-                started.elapsed() < Duration::from_secs(60),
+                started.elapsed() < Duration::from_secs(180),
                 "reel scheduler did not start: {:?}",
                 scheduler.logs.lock().unwrap()
             );
@@ -166,6 +166,31 @@ fn now_micros() -> i64 {
         .as_micros() as i64
 }
 
+/// Waits until the database runs no statement for any other session, so that those a
+/// frozen process had already sent have landed.
+async fn settled(db: &Db, backend: DbKind) {
+    let running = match backend {
+        DbKind::Postgres => {
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND state = 'active'"
+        }
+        DbKind::MySql => {
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() \
+             AND ID <> CONNECTION_ID() AND COMMAND = 'Query'"
+        }
+        DbKind::Sqlite => unreachable!("the cluster runs on a database server"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (n,): (i64,) = sqlx::query_as(running).fetch_one(db.pool()).await.unwrap();
+        if n == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{n} statements never finished");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn count(db: &Db, state: TaskState) -> usize {
     db.tasks(Some(state), 1000).await.unwrap().len()
 }
@@ -236,7 +261,7 @@ async fn cluster(backend: DbKind) {
             // a scheduler between two claims holds nothing, and killing it then would
             // prove nothing.
             victim.signal("STOP");
-            tokio::time::sleep(Duration::from_millis(300)).await;
+            settled(&db, backend).await;
             let running = db.tasks(Some(TaskState::Running), 1000).await.unwrap();
             let held = held_by_victim(&victim, running);
             if !held.is_empty() {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{ApiClient, Reel, clip};
+use common::{ApiClient, Reel, answers_gone, clip, only_tombstone_left};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -53,6 +53,21 @@ async fn the_readme_tour_works_on_a_fresh_data_dir() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["videos"][0]["id"], vid);
 
+    // Upload a clip through its upload URL, whose token travels in the query string.
+    let upload_url = video["upload_url"].as_str().unwrap();
+    let token = upload_url.split_once("token=").unwrap().1.to_owned();
+    let res = http
+        .put(format!("{}{upload_url}", reel.base))
+        .body(clip(data.path()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let ready = api.processed("alice", vid).await;
+    assert_eq!(ready["status"], "ready", "{ready}");
+    let stored = data.path().join("storage").join("videos").join(vid);
+    assert!(stored.join("original").exists());
+
     let comments = format!("/videos/{vid}/comments");
     let (status, comment) = api
         .call(Method::POST, &comments, Some(json!({"content": "Nice!"})))
@@ -62,14 +77,36 @@ async fn the_readme_tour_works_on_a_fresh_data_dir() {
     let (status, listed) = api.call(Method::GET, &comments, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed["comments"][0]["content"], "Nice!");
-    for path in [
-        format!("{comments}/{cid}"),
-        format!("/user/alice/videos/{vid}"),
-        "/user/alice".to_owned(),
-    ] {
-        let (status, _) = api.call(Method::DELETE, &path, None).await;
-        assert_eq!(status, StatusCode::NO_CONTENT, "DELETE {path}");
-    }
+
+    // Each delete is checked by what it did, not only by its status.
+    let (status, _) = api
+        .call(Method::DELETE, &format!("{comments}/{cid}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, listed) = api.call(Method::GET, &comments, None).await;
+    assert_eq!(listed["comments"], json!([]), "the comment is gone");
+
+    let (status, _) = api
+        .call(Method::DELETE, &format!("/user/alice/videos/{vid}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, list) = api
+        .call(Method::GET, "/user/alice/videos?limit=20", None)
+        .await;
+    assert_eq!(list["videos"], json!([]), "gone from the owner's list");
+    let (status, _) = api
+        .call(Method::GET, &format!("/user/alice/videos/{vid}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The scheduler removes the files but the tombstone; then nothing plays any more.
+    only_tombstone_left(&data.path().join("storage").join("videos").join(vid)).await;
+    answers_gone(&format!("{}/videos/{vid}", reel.base)).await;
+
+    let (status, _) = api.call(Method::DELETE, "/user/alice", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = api.call(Method::GET, "/user/alice", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "logged out");
+
     assert_eq!(
         http.get(format!("{reel_base}/readyz", reel_base = reel.base))
             .send()
@@ -99,8 +136,9 @@ async fn the_readme_tour_works_on_a_fresh_data_dir() {
         "{text}"
     );
 
-    // Access logs carry method, path, status and request id, and never a secret.
-    reel.wait_for_log("/api/user/alice");
+    // Access logs carry method, path, status and request id, and never a secret:
+    // neither the session ids, nor the password, nor the upload token.
+    reel.wait_for_log(&format!("/upload/{vid}"));
     let logs = reel.log_text();
     let access = logs
         .lines()
@@ -110,11 +148,18 @@ async fn the_readme_tour_works_on_a_fresh_data_dir() {
     assert_eq!(access["span"]["method"], "POST");
     assert!(access["span"]["request_id"].as_str().unwrap().len() >= 32);
     assert!(access["fields"]["latency_ms"].is_number());
+    let upload = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["span"]["path"] == format!("/upload/{vid}") && v["fields"]["status"] == 201)
+        .unwrap_or_else(|| panic!("no access log line for the upload: {logs}"));
+    assert_eq!(upload["span"]["method"], "PUT");
     for secret in [
         sid.as_str(),
         first["session_id"].as_str().unwrap(),
         PASSWORD,
         "token=",
+        token.as_str(),
     ] {
         assert!(!logs.contains(secret), "a secret ({secret}) is in the logs");
     }

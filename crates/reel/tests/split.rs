@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{ApiClient, Reel, clip};
+use common::{ApiClient, Reel, answers_gone, clip, only_tombstone_left};
 use reel_testkit::{DbKind, ScratchDb};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -71,22 +69,7 @@ async fn an_upload_goes_through_the_split_services_to_playback() {
     );
 
     // The stream server tells the scheduler, which processes the upload.
-    let start = Instant::now();
-    let ready = loop {
-        let (status, v) = api
-            .call(Method::GET, &format!("/user/alice/videos/{vid}"), None)
-            .await;
-        assert_eq!(status, StatusCode::OK, "{v}");
-        if v["status"] == "ready" || v["status"] == "failed" {
-            break v;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "still {} after 2 minutes",
-            v["status"]
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let ready = api.processed("alice", &vid).await;
     assert_eq!(ready["status"], "ready", "{ready}");
     assert_eq!(ready["processed"], true);
     assert_eq!(ready["width"], 320);
@@ -121,35 +104,6 @@ async fn an_upload_goes_through_the_split_services_to_playback() {
         .call(Method::DELETE, &format!("/user/alice/videos/{vid}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let stored = data.path().join("storage").join("videos").join(&vid);
-    let left = || -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(&stored)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    };
-    let start = Instant::now();
-    while left() != ["state.json"] {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "files left in {stored:?}: {:?}",
-            left()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let start = Instant::now();
-    loop {
-        let gone = http
-            .get(format!("{site}/videos/{vid}"))
-            .send()
-            .await
-            .unwrap();
-        if gone.status() == StatusCode::GONE {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "still served");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    only_tombstone_left(&data.path().join("storage").join("videos").join(&vid)).await;
+    answers_gone(&format!("{site}/videos/{vid}")).await;
 }

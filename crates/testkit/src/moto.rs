@@ -91,9 +91,19 @@ pub fn s3_storage(data_dir: &std::path::Path) -> (StorageOptions, String) {
 }
 
 /// Multipart uploads in progress in the test bucket under `prefix` (moto answers
-/// unsigned requests).
+/// unsigned requests). A listing that fails fails the test: an error is not "none".
 pub async fn multipart_uploads(prefix: &str) -> usize {
     let url = format!("{}/{BUCKET}?uploads&prefix={prefix}", moto().endpoint);
-    let xml = reqwest::get(url).await.unwrap().text().await.unwrap();
+    let res = reqwest::get(url).await.expect("moto answers");
+    let status = res.status();
+    let xml = res.text().await.expect("a whole listing");
+    assert!(
+        status.is_success(),
+        "listing multipart uploads: {status}: {xml}"
+    );
+    assert!(
+        xml.contains("<ListMultipartUploadsResult"),
+        "not a multipart upload listing: {xml}"
+    );
     xml.matches("<Upload>").count()
 }

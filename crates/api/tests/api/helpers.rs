@@ -94,7 +94,7 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(server) = self.server.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+            let _ = tokio::time::timeout(Duration::from_secs(60), server).await;
         }
         self.state.db().close().await;
     }

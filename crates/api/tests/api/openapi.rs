@@ -1,3 +1,4 @@
+use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -68,18 +69,58 @@ async fn every_route_is_documented_and_served(app: &TestApp) {
             .send()
             .await
             .unwrap();
+        let status = res.status();
         assert_ne!(
-            res.status(),
+            status,
             StatusCode::METHOD_NOT_ALLOWED,
             "{method} {concrete}"
         );
-        let body: Value = res.json().await.unwrap_or(Value::Null);
+        let body = json_answer(res).await;
         assert_ne!(body["error"], "route not found", "{method} {concrete}");
+        assert!(
+            responses.contains_key(status.as_str()),
+            "{method} {concrete}: undocumented status {status}: {body}"
+        );
         let code = error_status_is_documented(responses, &body);
         assert!(code, "{method} {concrete}: undocumented answer {body}");
     }
     // The document is also the one the library hands out.
     assert_eq!(serde_json::to_value(reel_api::openapi()).unwrap(), doc);
+}
+
+/// The answer's JSON body (`Null` for an empty success). An error must come as the
+/// JSON error shape, whatever went wrong.
+async fn json_answer(res: reqwest::Response) -> Value {
+    let status = res.status();
+    let url = res.url().clone();
+    let content_type = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = res.bytes().await.unwrap();
+    if status.is_success() && bytes.is_empty() {
+        return Value::Null;
+    }
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/json"),
+        "{url}: {status} answered {:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "{url}: {status} answered a body that is not JSON ({e}): {:?}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    if !status.is_success() {
+        assert!(
+            body["code"].as_str().is_some_and(|c| !c.is_empty())
+                && body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{url}: {status} without the error shape: {body}"
+        );
+    }
+    body
 }
 
 /// Whether the error code in `body` maps to a status the operation documents.

@@ -1,3 +1,4 @@
+use reel_core::db::DbError;
 use reel_core::ids::SessionId;
 use reqwest::{Method, StatusCode};
 
@@ -11,7 +12,8 @@ reel_testkit::per_backend!(
         active_sessions_are_renewed_without_a_write_per_request,
         the_sweep_purges_expired_sessions,
         a_cache_miss_falls_back_to_the_database,
-        a_new_node_warms_its_cache_from_the_database
+        a_new_node_warms_its_cache_from_the_database,
+        a_database_failure_is_an_error_not_a_logged_out_session
     ]
 );
 
@@ -25,12 +27,14 @@ async fn status(app: &TestApp, sid: &str) -> StatusCode {
         .status()
 }
 
+/// The session row's expiry; `None` when there is no row. Any other failure fails the
+/// test: an error is not an absent session.
 async fn stored_expiry(app: &TestApp, sid: &str) -> Option<i64> {
-    app.db()
-        .session(&SessionId::parse(sid).unwrap())
-        .await
-        .ok()
-        .map(|s| s.expires_at_ms)
+    match app.db().session(&SessionId::parse(sid).unwrap()).await {
+        Ok(s) => Some(s.expires_at_ms),
+        Err(DbError::NotFound) => None,
+        Err(e) => panic!("reading the session row: {e}"),
+    }
 }
 
 async fn sessions_expire_after_the_ttl(app: &TestApp) {
@@ -103,4 +107,32 @@ async fn a_new_node_warms_its_cache_from_the_database(app: &TestApp) {
     // A node started now finds nothing to warm.
     let late = app.another_node().await;
     assert!(late.sessions().lookup(&id).await.unwrap().is_none());
+}
+
+async fn a_database_failure_is_an_error_not_a_logged_out_session(app: &TestApp) {
+    let sid = app.signup("alice").await;
+    // A session this node has never cached: checking it needs the database.
+    let mut other = app
+        .db()
+        .session(&SessionId::parse(&sid).unwrap())
+        .await
+        .unwrap();
+    other.id = SessionId::random();
+    app.db().insert_session(&other).await.unwrap();
+    // The database goes away.
+    app.db().close().await;
+    let res = app
+        .as_user(Method::GET, "/user/alice", other.id.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::INTERNAL_SERVER_ERROR, "internal").await;
+    // A cached session past half its life must be renewed in the database.
+    app.clock.advance(20 * MINUTE);
+    let res = app
+        .as_user(Method::GET, "/user/alice", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::INTERNAL_SERVER_ERROR, "internal").await;
 }

@@ -23,6 +23,9 @@ reel_testkit::per_backend!(
     ]
 );
 
+/// The listing cache's TTL in its test: long enough that no real time runs it out.
+const CACHE_TTL_MS: i64 = 3_600_000;
+
 mod cached {
     use std::time::Duration;
 
@@ -32,7 +35,7 @@ mod cached {
     #[tokio::test]
     async fn public_listings_are_cached_and_invalidated_by_writes() {
         let app = TestApp::spawn_with(DbKind::Sqlite, |c| {
-            c.listing_cache_ttl = Duration::from_secs(3600)
+            c.listing_cache_ttl = Duration::from_millis(super::CACHE_TTL_MS as u64)
         })
         .await;
         super::public_listings_are_cached_and_invalidated_by_writes(&app).await;
@@ -89,6 +92,19 @@ async fn public_listings_are_cached_and_invalidated_by_writes(app: &TestApp) {
     assert_eq!(listed["videos"][0]["name"], "second");
     assert_eq!(listed["videos"].as_array().unwrap().len(), 1);
     assert_eq!(count("/videos", None).await, 1);
+
+    // A status set behind the API's back shows once the TTL has passed on the API's
+    // clock, and not a moment before.
+    let third = app.create_video("alice", &alice, "third").await;
+    assert_eq!(count("/user/alice/videos", None).await, 1);
+    assert_eq!(count("/videos", None).await, 1);
+    app.mark_ready(&third).await;
+    app.clock.advance(CACHE_TTL_MS - 1);
+    assert_eq!(count("/user/alice/videos", None).await, 1, "still fresh");
+    assert_eq!(count("/videos", None).await, 1, "still fresh");
+    app.clock.advance(1);
+    assert_eq!(count("/user/alice/videos", None).await, 2, "expired");
+    assert_eq!(count("/videos", None).await, 2, "expired");
 }
 
 async fn create_video_returns_a_signed_upload_url(app: &TestApp) {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,7 +52,7 @@ impl Reel {
                 sink.lock().unwrap().push(line);
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+        let addr = match rx.recv_timeout(Duration::from_secs(180)) {
             Ok(addr) => addr,
             Err(_) => {
                 let _ = child.kill();
@@ -73,7 +74,7 @@ impl Reel {
     /// Waits for a log line containing `needle`.
     pub fn wait_for_log(&self, needle: &str) {
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(30) {
+        while start.elapsed() < Duration::from_secs(180) {
             if self.log_text().contains(needle) {
                 return;
             }
@@ -151,10 +152,63 @@ impl ApiClient {
     }
 }
 
+impl ApiClient {
+    /// Waits until processing of `user`'s video `vid` ends; returns the video as the
+    /// owner sees it then (`ready` or `failed`).
+    pub async fn processed(&self, user: &str, vid: &str) -> Value {
+        let path = format!("/user/{user}/videos/{vid}");
+        let mut last = Value::Null;
+        eventually("the upload to be processed", async || {
+            let (status, video) = self.call(reqwest::Method::GET, &path, None).await;
+            assert_eq!(status, reqwest::StatusCode::OK, "{video}");
+            let done = video["status"] == "ready" || video["status"] == "failed";
+            last = video;
+            done
+        })
+        .await;
+        last
+    }
+}
+
+/// Polls `check` until it holds; fails the test after three minutes (a deadline for a
+/// busy machine running debug builds, not an expectation).
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until a deleted video's folder holds nothing but its tombstone, `state.json`.
+pub async fn only_tombstone_left(dir: &Path) {
+    eventually(
+        &format!("{} to hold its tombstone alone", dir.display()),
+        async || {
+            let names: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            names == ["state.json"]
+        },
+    )
+    .await;
+}
+
+/// Waits until `url` answers 410, as a deleted video does on every stream node within
+/// seconds of its deletion.
+pub async fn answers_gone(url: &str) {
+    let http = reqwest::Client::new();
+    eventually(&format!("{url} to answer 410"), async || {
+        http.get(url).send().await.unwrap().status() == reqwest::StatusCode::GONE
+    })
+    .await;
+}
+
 /// A two-second H.264/AAC clip made with ffmpeg.
-pub fn clip(dir: &std::path::Path) -> Vec<u8> {
+pub fn clip(dir: &Path) -> Vec<u8> {
     let path = dir.join("clip.mp4");
-    let status = std::process::Command::new("ffmpeg")
+    let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y"])
         .args([
             "-f",

@@ -59,7 +59,7 @@ pub struct TestScheduler {
 /// Settings that make a test quick: short tick, lease and backoff.
 pub fn quick(config: &mut Config) {
     config.tick = Duration::from_millis(50);
-    config.lease = Duration::from_secs(10);
+    config.lease = Duration::from_secs(30);
     config.retry_backoff = Duration::from_millis(100);
     config.retry_backoff_max = Duration::from_secs(1);
     config.max_attempts = 3;
@@ -217,9 +217,10 @@ impl TestScheduler {
             .expect("upload");
     }
 
-    /// Waits until the task reaches `state`.
+    /// Waits until the task reaches `state`, for three minutes at most (a deadline for
+    /// a busy machine, not an expectation).
     pub async fn wait_for(&self, kind: TaskKind, video: VideoId, state: TaskState) -> TaskRecord {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
         loop {
             if let Ok(task) = self.db().task(kind, video).await
                 && task.state == state

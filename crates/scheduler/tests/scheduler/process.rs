@@ -290,9 +290,16 @@ fn wrapper(dir: &Path, before: &str) -> PathBuf {
 #[tokio::test]
 async fn progress_is_readable_while_processing_runs() {
     let data = tempfile::tempdir().unwrap();
+    // The fake ffmpeg reports half its work done, then waits until the test has seen
+    // it (or three minutes at most, so that a failed test does not hang).
+    let release = data.path().join("release");
     let ffmpeg = wrapper(
         data.path(),
-        "printf 'out_time_us=500000\\nprogress=continue\\n'; sleep 2",
+        &format!(
+            "printf 'out_time_us=500000\\nprogress=continue\\n'; i=0; \
+             while [ ! -e '{}' ] && [ $i -lt 3600 ]; do sleep 0.05; i=$((i+1)); done",
+            release.display()
+        ),
     );
     let app = TestScheduler::start_on(
         crate::helpers::ScratchDb::new(crate::helpers::DbKind::Sqlite).await,
@@ -305,7 +312,7 @@ async fn progress_is_readable_while_processing_runs() {
     let video = new_video(app.db()).await;
     app.upload(video, &file).await;
     app.scheduler.enqueue_process(video).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     loop {
         let record = app.db().video(video).await.unwrap();
         if record.status == VideoStatus::Processing && record.progress == Some(50) {
@@ -317,6 +324,7 @@ async fn progress_is_readable_while_processing_runs() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    std::fs::write(&release, b"").unwrap();
     app.wait_for(TaskKind::ProcessVideo, video, TaskState::Done)
         .await;
     let record = app.db().video(video).await.unwrap();

@@ -83,10 +83,20 @@ async fn uploads_served_unprocessed_are_processed_once_ffmpeg_works() {
     );
     let (db, data) = without.stop().await;
 
-    let with = TestScheduler::start_on(db, data, true, |_| {}).await;
+    // A scheduler with ffmpeg, its runner not started yet: its own pass at start would
+    // race with the one made here.
+    let with = TestScheduler::start_on(db, data, false, |_| {}).await;
     let done = with.scheduler.reconcile().await.unwrap();
     assert_eq!(done.requeued_unprocessed, 1);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let again = with.scheduler.reconcile().await.unwrap();
+    assert_eq!(
+        again.requeued_unprocessed, 0,
+        "queued once, not once a pass"
+    );
+    let (db, data) = with.stop().await;
+
+    let with = TestScheduler::start_on(db, data, true, |_| {}).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     while !with
         .db()
         .media_state(video)
@@ -105,5 +115,9 @@ async fn uploads_served_unprocessed_are_processed_once_ffmpeg_works() {
             .unwrap()
             .is_some()
     );
+    with.wait_for(TaskKind::ProcessVideo, video, TaskState::Done)
+        .await;
+    let after = with.scheduler.reconcile().await.unwrap();
+    assert_eq!(after.requeued_unprocessed, 0, "processed once");
     with.stop().await;
 }

@@ -102,21 +102,41 @@ impl Parts {
             prefix,
         }
     }
+
+    /// The site of a server made of these parts, over the data dir `dir`.
+    fn site(&self, dir: &TempDir) -> Site {
+        let mut config = SiteConfig::default();
+        config.db.data_dir = dir.path().to_owned();
+        config.signing_key = Some(self.key.clone());
+        Site::new(config)
+            .with_clock(self.clock.clone())
+            .with_storage(self.storage_options.clone())
+    }
+
+    /// A stream server's state on these parts, telling `notifier` of uploads.
+    async fn state(&self, dir: &TempDir, notifier: Option<Arc<dyn UploadNotifier>>) -> StreamState {
+        let notifier = notifier.unwrap_or_else(|| Arc::new(LogOnly));
+        StreamState::build(self.config.clone(), &self.site(dir), notifier)
+            .await
+            .unwrap()
+    }
 }
 
-/// The site of a test server: its key, clock and storage, over the data dir `dir`.
-fn site(
-    key: &SigningKey,
-    clock: &Arc<ManualClock>,
-    storage: &StorageOptions,
-    dir: &TempDir,
-) -> Site {
-    let mut config = SiteConfig::default();
-    config.db.data_dir = dir.path().to_owned();
-    config.signing_key = Some(key.clone());
-    Site::new(config)
-        .with_clock(clock.clone())
-        .with_storage(storage.clone())
+/// What a killed server leaves behind.
+pub struct Remains {
+    /// Where it listened.
+    pub addr: SocketAddr,
+    /// What it was made of, naming its storage.
+    parts: Parts,
+    /// Its data dir, kept as long as the remains are.
+    dir: TempDir,
+}
+
+impl Remains {
+    /// The state of the next run on the same storage, telling `notifier` of uploads.
+    pub async fn state(&self, notifier: Arc<dyn UploadNotifier>) -> StreamState {
+        self.parts.state(&self.dir, Some(notifier)).await
+    }
 }
 
 /// A running stream server.
@@ -141,6 +161,9 @@ pub struct TestServer {
     pub prefix: String,
     /// Stops the server when sent or dropped.
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The runtime the server and its background work run on, when it is not the
+    /// test's: shutting it down ends them all, as the end of a process would.
+    runtime: Option<tokio::runtime::Runtime>,
     /// The data dir, removed at drop.
     pub dir: TempDir,
 }
@@ -170,7 +193,7 @@ impl TestServer {
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let parts = Parts::new(store, start_ms, tweak, &dir);
-        Self::start(parts, dir, notifier).await
+        Self::start(parts, dir, notifier, None).await
     }
 
     /// A server that tells the scheduler at `url` about uploads, as `reel stream
@@ -179,21 +202,61 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let parts = Parts::new(store, T0, |_| {}, &dir);
         let intake = HttpIntake::new(url, parts.key.clone(), parts.clock.clone());
-        Self::start(parts, dir, Some(Arc::new(intake))).await
+        Self::start(parts, dir, Some(Arc::new(intake)), None).await
     }
 
-    /// The state a test server is built from, as `config` and `notifier` say.
-    pub async fn state(
-        &self,
-        config: Config,
+    /// A server as [`Self::spawn_with`] makes, on a runtime of its own, so that
+    /// [`Self::kill`] can end everything it started.
+    pub async fn spawn_killable(store: Store, notifier: Arc<dyn UploadNotifier>) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let parts = Parts::new(store, T0, |_| {}, &dir);
+        Self::start(parts, dir, Some(notifier), Some(runtime)).await
+    }
+
+    /// Stops a server made by [`Self::spawn_killable`] as a killed process stops: its
+    /// runtime is shut down, so its listener and every task it spawned (deliveries,
+    /// retries) are gone when this returns, and so is its state. Its storage stays
+    /// for the next server.
+    pub async fn kill(mut self) -> Remains {
+        let runtime = self
+            .runtime
+            .take()
+            .expect("a server with a runtime of its own");
+        tokio::task::spawn_blocking(move || runtime.shutdown_timeout(Duration::from_secs(60)))
+            .await
+            .unwrap();
+        Remains {
+            addr: self.addr,
+            parts: self.parts(),
+            dir: std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()),
+        }
+    }
+
+    async fn start(
+        parts: Parts,
+        dir: TempDir,
         notifier: Option<Arc<dyn UploadNotifier>>,
-    ) -> StreamState {
-        let site = site(&self.key, &self.clock, &self.storage_options, &self.dir);
-        let notifier = notifier.unwrap_or_else(|| Arc::new(LogOnly));
-        StreamState::build(config, &site, notifier).await.unwrap()
-    }
-
-    async fn start(parts: Parts, dir: TempDir, notifier: Option<Arc<dyn UploadNotifier>>) -> Self {
+        runtime: Option<tokio::runtime::Runtime>,
+    ) -> Self {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let launch = async move {
+            let state = parts.state(&dir, notifier).await;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(reel_stream::serve(listener, state.clone(), async {
+                let _ = rx.await;
+            }));
+            (parts, dir, state, addr)
+        };
+        let (parts, dir, state, addr) = match &runtime {
+            Some(runtime) => runtime.spawn(launch).await.unwrap(),
+            None => launch.await,
+        };
         let Parts {
             config,
             storage_options,
@@ -202,17 +265,6 @@ impl TestServer {
             store,
             prefix,
         } = parts;
-        let site = site(&key, &clock, &storage_options, &dir);
-        let notifier = notifier.unwrap_or_else(|| Arc::new(LogOnly));
-        let state = StreamState::build(config.clone(), &site, notifier)
-            .await
-            .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(reel_stream::serve(listener, state.clone(), async {
-            let _ = rx.await;
-        }));
         Self {
             addr,
             key,
@@ -224,7 +276,25 @@ impl TestServer {
             store,
             prefix,
             shutdown: Some(tx),
+            runtime,
             dir,
+        }
+    }
+
+    /// The state of another stream node on this server's storage.
+    pub async fn another_node(&self) -> StreamState {
+        self.parts().state(&self.dir, None).await
+    }
+
+    /// What this server is made of, to start another on its storage.
+    fn parts(&self) -> Parts {
+        Parts {
+            config: self.config.clone(),
+            storage_options: self.storage_options.clone(),
+            key: self.key.clone(),
+            clock: self.clock.clone(),
+            store: self.store,
+            prefix: self.prefix.clone(),
         }
     }
 
@@ -233,16 +303,9 @@ impl TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let parts = Parts {
-            config: self.config.clone(),
-            storage_options: self.storage_options.clone(),
-            key: self.key.clone(),
-            clock: self.clock.clone(),
-            store: self.store,
-            prefix: self.prefix.clone(),
-        };
+        let parts = self.parts();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        Self::start(parts, dir, None).await
+        Self::start(parts, dir, None, None).await
     }
 
     /// The storage the server uses.
@@ -302,24 +365,33 @@ impl TestServer {
     /// key) on disk, multipart uploads on S3.
     pub async fn temporaries(&self) -> usize {
         match self.store {
+            // A missing or unreadable folder fails the test: it would mean the store
+            // keeps its files somewhere this cannot see, not that nothing is left.
             Store::Local => walkdir::WalkDir::new(self.dir.path().join("storage"))
                 .into_iter()
-                .filter_map(Result::ok)
+                .map(|e| e.expect("the local store's folder is readable"))
                 .filter(|e| e.file_name().to_string_lossy().contains('#'))
                 .count(),
             Store::S3 => moto::multipart_uploads(&self.prefix).await,
         }
     }
 
-    /// Polls `check` for up to five seconds.
-    pub async fn eventually(&self, what: &str, mut check: impl AsyncFnMut() -> bool) {
-        for _ in 0..100 {
-            if check().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("timed out waiting for: {what}");
+    /// Polls `check` until it holds. The deadline is generous: it fails a test that
+    /// would wait forever, and says nothing of how fast the server is.
+    pub async fn eventually(&self, what: &str, check: impl AsyncFnMut() -> bool) {
+        eventually(what, check).await;
+    }
+}
+
+/// Polls `check` until it holds, failing the test after a minute.
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -328,6 +400,75 @@ impl Drop for TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A TCP relay on 127.0.0.1:0 to `upstream` that passes the first `allowed` bytes of
+/// each answer, then holds the rest back until [`HoldBack::release`]: a client that
+/// needs the whole answer before it hands out anything is stuck behind it.
+pub struct HoldBack {
+    /// Where to connect instead of `upstream`.
+    pub addr: SocketAddr,
+    /// Set to `true` to let everything through.
+    released: tokio::sync::watch::Sender<bool>,
+}
+
+impl HoldBack {
+    pub async fn start(upstream: SocketAddr, allowed: usize) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (released, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = TcpStream::connect(upstream).await.unwrap();
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut from_client, &mut to_server).await;
+                    let _ = to_server.shutdown().await;
+                });
+                let mut watch = watch.clone();
+                tokio::spawn(async move {
+                    let mut room = allowed;
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match from_server.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let mut sent = 0;
+                        while sent < n {
+                            let take = if *watch.borrow() {
+                                n - sent
+                            } else {
+                                room.min(n - sent)
+                            };
+                            if take == 0 {
+                                if watch.wait_for(|r| *r).await.is_err() {
+                                    return;
+                                }
+                                continue;
+                            }
+                            if to_client.write_all(&buf[sent..sent + take]).await.is_err() {
+                                return;
+                            }
+                            room = room.saturating_sub(take);
+                            sent += take;
+                        }
+                    }
+                    let _ = to_client.shutdown().await;
+                });
+            }
+        });
+        Self { addr, released }
+    }
+
+    /// Lets the held bytes, and all that follow, through.
+    pub fn release(&self) {
+        let _ = self.released.send(true);
     }
 }
 
@@ -363,7 +504,7 @@ pub async fn read_head(tcp: &mut TcpStream) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut byte))
+        let n = tokio::time::timeout(Duration::from_secs(60), tcp.read(&mut byte))
             .await
             .expect("response head in time")
             .unwrap();
@@ -442,8 +583,14 @@ impl<'a> Tus<'a> {
             .unwrap()
     }
 
-    /// A PATCH that announces `announced` bytes, sends `bytes`, and hangs up.
-    pub async fn interrupted_patch(&self, offset: u64, bytes: &[u8], announced: usize) {
+    /// A PATCH that announces `announced` bytes, sends `bytes`, and hangs up; returns
+    /// the half-closed socket, to be dropped once the server has read everything.
+    pub async fn interrupted_patch(
+        &self,
+        offset: u64,
+        bytes: &[u8],
+        announced: usize,
+    ) -> TcpStream {
         let head = format!(
             "PATCH {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nTus-Resumable: 1.0.0\r\n\
              Upload-Offset: {offset}\r\nContent-Type: application/offset+octet-stream\r\n\
@@ -452,8 +599,8 @@ impl<'a> Tus<'a> {
             self.s.token(self.video)
         );
         let mut tcp = raw_send(self.s.addr, &head, bytes).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
         tcp.shutdown().await.unwrap();
+        tcp
     }
 }
 

@@ -1,14 +1,17 @@
 //! The scheduler notice: signed, retried with backoff, durable across restarts.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use futures::future::BoxFuture;
 use reel_core::ids::VideoId;
 use reel_core::signing::service;
 use reel_core::storage::keys;
+use reel_stream::NotifyError;
 
-use crate::helpers::{Store, T0, TestServer, mp4_bytes};
+use crate::helpers::{Store, T0, TestServer, eventually, mp4_bytes};
 
 /// What the fake scheduler saw.
 #[derive(Default)]
@@ -79,14 +82,33 @@ async fn the_scheduler_is_told_with_retries(store: Store) {
     .await;
 }
 
+/// A notifier that never gets through, counting its attempts.
+struct Unreachable(AtomicUsize);
+
+impl reel_stream::UploadNotifier for Unreachable {
+    fn deliver(&self, _: VideoId) -> BoxFuture<'_, Result<(), NotifyError>> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Err(NotifyError("the scheduler is away".into())) })
+    }
+}
+
+/// A notifier that records what it delivers.
+struct InProcess(Mutex<Vec<VideoId>>);
+
+impl reel_stream::UploadNotifier for InProcess {
+    fn deliver(&self, video: VideoId) -> BoxFuture<'_, Result<(), NotifyError>> {
+        self.0.lock().unwrap().push(video);
+        Box::pin(async { Ok(()) })
+    }
+}
+
 async fn undelivered_notices_survive_a_restart(store: Store) {
-    let (intake, url) = fake_scheduler(usize::MAX).await;
-    let s = TestServer::spawn_telling(store, &url).await;
-    *intake.key.lock().unwrap() = Some(s.key.clone());
+    let unreachable = Arc::new(Unreachable(AtomicUsize::new(0)));
+    let s = TestServer::spawn_killable(store, unreachable.clone()).await;
     let v = VideoId::random();
     s.put_video(v, mp4_bytes(10_000)).await;
     s.eventually("a failed attempt", async || {
-        !intake.calls.lock().unwrap().is_empty()
+        unreachable.0.load(Ordering::SeqCst) > 0
     })
     .await;
     assert!(
@@ -97,29 +119,28 @@ async fn undelivered_notices_survive_a_restart(store: Store) {
             .is_some()
     );
 
-    // The next run delivers it, here through a pluggable in-process notifier.
-    let delivered = Arc::new(Mutex::new(Vec::new()));
-    struct InProcess(Arc<Mutex<Vec<VideoId>>>);
-    impl reel_stream::UploadNotifier for InProcess {
-        fn deliver(
-            &self,
-            video: VideoId,
-        ) -> futures::future::BoxFuture<'_, Result<(), reel_stream::NotifyError>> {
-            self.0.lock().unwrap().push(video);
-            Box::pin(async { Ok(()) })
-        }
-    }
-    let state = s
-        .state(
-            s.config.clone(),
-            Some(Arc::new(InProcess(delivered.clone()))),
-        )
-        .await;
-    s.eventually("redelivered after restart", async || {
-        delivered.lock().unwrap().contains(&v)
+    // The first server dies with the notice undelivered: nothing of it is left to
+    // deliver it, and it no longer listens.
+    let first = s.kill().await;
+    assert_eq!(
+        Arc::strong_count(&unreachable),
+        1,
+        "something of the first server still holds its notifier"
+    );
+    let attempts = unreachable.0.load(Ordering::SeqCst);
+    assert!(
+        tokio::net::TcpStream::connect(first.addr).await.is_err(),
+        "the first server still listens"
+    );
+
+    // The next run, on the same storage, delivers it.
+    let delivered = Arc::new(InProcess(Mutex::new(Vec::new())));
+    let state = first.state(delivered.clone()).await;
+    eventually("redelivered after restart", async || {
+        delivered.0.lock().unwrap().contains(&v)
     })
     .await;
-    s.eventually("the note is removed", async || {
+    eventually("the note is removed", async || {
         state
             .storage()
             .head(&keys::outbox_process(v))
@@ -128,6 +149,7 @@ async fn undelivered_notices_survive_a_restart(store: Store) {
             .is_none()
     })
     .await;
+    assert_eq!(unreachable.0.load(Ordering::SeqCst), attempts);
 }
 
 reel_testkit::per_backend!(

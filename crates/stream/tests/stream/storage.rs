@@ -1,11 +1,15 @@
 //! The storage layer's contract, identical on both stores.
 
-use bytes::Bytes;
-use futures::StreamExt;
-use reel_core::ids::VideoId;
-use reel_core::storage::{OCTET_STREAM, PutError, StorageError, keys};
+use std::net::SocketAddr;
+use std::time::Duration;
 
-use crate::helpers::{Store, b, open_storage as open, pattern, read};
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use reel_core::ids::VideoId;
+use reel_core::storage::{OCTET_STREAM, PutError, Storage, StorageError, keys};
+use reel_testkit::moto;
+
+use crate::helpers::{HoldBack, Store, b, open_storage as open, pattern, read, storage_options};
 
 async fn objects_are_written_read_listed_and_deleted(store: Store) {
     let (storage, _dir) = open(store).await;
@@ -196,16 +200,60 @@ async fn finished_files_are_stored_whole(store: Store) {
     }
 }
 
+/// A read hands out its first chunk before it has read the rest: on disk, bytes
+/// changed after the first chunk came show in the later chunks; from S3, the first
+/// chunk comes while a relay holds the rest of the answer back.
 async fn streams_are_chunked_not_buffered(store: Store) {
-    let (storage, _dir) = open(store).await;
+    const LEN: usize = 4 * 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let (options, _) = storage_options(store, &dir);
+    let storage = Storage::open(&options).await.unwrap();
     let key = keys::original(VideoId::random());
-    storage
-        .put(&key, b(&pattern(4 * 1024 * 1024, 6)))
-        .await
-        .unwrap();
-    let mut stream = storage.read_range(&key, 0..4 * 1024 * 1024).await.unwrap();
-    let first = stream.next().await.unwrap().unwrap();
-    assert!(first.len() < 4 * 1024 * 1024, "the body comes in chunks");
+    let before = pattern(LEN, 6);
+    storage.put(&key, b(&before)).await.unwrap();
+    match store {
+        Store::Local => {
+            let mut stream = storage.read_range(&key, 0..LEN as u64).await.unwrap();
+            let first = stream.next().await.unwrap().unwrap();
+            assert!(first.len() < LEN, "the body comes in chunks");
+            assert_eq!(first, before[..first.len()]);
+            // Rewritten in place (same file), so only a read made from now on sees it.
+            let after = pattern(LEN, 7);
+            let path = dir.path().join("storage").join(&key);
+            let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            std::io::Write::write_all(&mut file, &after).unwrap();
+            drop(file);
+            let rest: Vec<Bytes> = stream.try_collect().await.unwrap();
+            let whole = [vec![first], rest].concat().concat();
+            assert_eq!(whole.len(), LEN);
+            assert!(
+                whole[LEN - 1024 * 1024..] == after[LEN - 1024 * 1024..],
+                "the end of the range was read before the first chunk was handed out"
+            );
+        }
+        Store::S3 => {
+            let moto: SocketAddr = moto::moto().endpoint["http://".len()..].parse().unwrap();
+            let relay = HoldBack::start(moto, 256 * 1024).await;
+            let mut through = options.clone();
+            through.s3_endpoint = Some(format!("http://{}", relay.addr));
+            let held = Storage::open(&through).await.unwrap();
+            let (mut stream, first) = tokio::time::timeout(Duration::from_secs(60), async {
+                let mut stream = held.read_range(&key, 0..LEN as u64).await.unwrap();
+                let first = stream.next().await.unwrap().unwrap();
+                (stream, first)
+            })
+            .await
+            .expect("the first chunk comes while the rest of the answer is held back");
+            assert!(first.len() < 256 * 1024);
+            assert_eq!(first, before[..first.len()]);
+            relay.release();
+            let mut whole = first.to_vec();
+            while let Some(chunk) = stream.next().await {
+                whole.extend_from_slice(&chunk.unwrap());
+            }
+            assert!(whole == before, "the whole range, once released");
+        }
+    }
 }
 
 reel_testkit::per_backend!(

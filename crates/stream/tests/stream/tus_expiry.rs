@@ -109,7 +109,7 @@ async fn every_stream_server_sweeps_on_its_own(store: Store) {
     })
     .await;
     // A second server on the same storage sweeping too finds nothing left to do.
-    let other = s.state(s.config.clone(), None).await;
+    let other = s.another_node().await;
     assert_eq!(reel_stream::tus::sweep::expired(&other).await.unwrap(), 0);
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use reel_core::ids::VideoId;
 use reel_core::signing::SigningKey;
 use reel_core::storage::keys;
@@ -197,23 +198,30 @@ async fn oversize_uploads_get_413(store: Store) {
     let answer = read_head(&mut tcp).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     drop(tcp);
-    // Streamed without a length: refused as soon as it passes the limit.
-    let chunks = (0..40).map(move |i| {
-        let chunk = if i == 0 {
-            mp4_bytes(64 * 1024)
-        } else {
-            vec![0u8; 64 * 1024]
+    // Streamed without a length: refused as soon as it passes the limit, while the
+    // body is still open. The client sends exactly the limit, one byte more, and then
+    // nothing: it is not writing when the server answers and hangs up, so the answer
+    // is not lost to a broken pipe.
+    let full = (limit / (64 * 1024)) as usize;
+    let chunks = (0..=full).map(move |i| {
+        let chunk = match i {
+            0 => mp4_bytes(64 * 1024),
+            i if i == full => vec![0u8],
+            _ => vec![0u8; 64 * 1024],
         };
         Ok::<_, std::io::Error>(chunk)
     });
-    let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
-    let r = s
-        .client
-        .put(s.upload_url(v))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let body = futures::stream::iter(chunks).chain(futures::stream::pending());
+    let r = tokio::time::timeout(
+        Duration::from_secs(60),
+        s.client
+            .put(s.upload_url(v))
+            .body(reqwest::Body::wrap_stream(body))
+            .send(),
+    )
+    .await
+    .expect("refused while the body is still coming")
+    .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["code"], "too_large");
@@ -241,7 +249,6 @@ async fn an_aborted_upload_leaves_nothing(store: Store) {
         s.state.limiter().in_use() == 0
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
     nothing_stored(&s, v).await;
     let r = s
         .client

@@ -20,10 +20,43 @@ pub async fn spawn(router: Router) -> SocketAddr {
     addr
 }
 
-/// The site as `reel serve` mounts the pages: merged, with the 404 page as fallback.
-pub async fn spawn_pages() -> String {
-    let app = reel_web::router(reel_web::WebState::pages_only()).fallback(reel_web::not_found_page);
-    format!("http://{}", spawn(app).await)
+/// A whole site served by `reel serve`'s own router on a fresh SQLite database and
+/// data dir; shown as its base URL.
+pub struct Site {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The database and the stored videos, removed with the site.
+    _data: tempfile::TempDir,
+}
+
+impl std::fmt::Display for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.base)
+    }
+}
+
+/// The pages as `reel serve` mounts them: its router, with the API and the stream
+/// server behind it.
+pub async fn spawn_pages() -> Site {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = reel_core::config::SiteConfig::default();
+    config.db.data_dir = data.path().to_owned();
+    let site = reel_core::site::Site::new(config);
+    let api = reel_api::ApiState::build(reel_api::Config::default(), &site)
+        .await
+        .unwrap();
+    let stream = reel_stream::StreamState::build(
+        reel_stream::Config::default(),
+        &site,
+        std::sync::Arc::new(reel_stream::LogOnly),
+    )
+    .await
+    .unwrap();
+    let addr = spawn(reel::site::router(api, stream)).await;
+    Site {
+        base: format!("http://{addr}"),
+        _data: data,
+    }
 }
 
 /// A client that neither follows redirects nor decompresses, so tests see the answers

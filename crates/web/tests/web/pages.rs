@@ -323,40 +323,86 @@ fn resolve(dir: &str, spec: &str) -> String {
 }
 
 /// `reel serve` merges the pages with the stream server's routes and nests the API
-/// under `/api`: the route shapes must not collide (axum panics on a merge that does),
-/// and the 404 page is the fallback of the whole.
+/// under `/api`: each path reaches its own service, and the 404 page is the fallback of
+/// the whole.
 #[tokio::test]
 async fn the_pages_merge_with_the_api_and_stream_routes_as_reel_serve_mounts_them() {
-    use axum::Router;
-    use axum::routing::{get, post};
-    let stream_like = Router::new()
-        .route("/videos/{vid}", get(|| async { "video" }))
-        .route("/videos/{vid}/poster.jpg", get(|| async { "poster" }))
-        .route("/videos/{vid}/hls/{*path}", get(|| async { "hls" }))
-        .route("/upload/{vid}", post(|| async { "upload" }))
-        .route("/upload/{vid}/tus", post(|| async { "tus" }))
-        .route("/upload/{vid}/tus/{upload}", post(|| async { "tus" }));
-    let api_like = Router::new()
-        .route("/videos", get(|| async { "api videos" }))
-        .fallback(|| async { (StatusCode::NOT_FOUND, "api 404") });
-    let app = Router::new()
-        .nest("/api", api_like)
-        .merge(stream_like)
-        .route("/healthz", get(|| async { "ok" }))
-        .merge(reel_web::router(reel_web::WebState::pages_only()))
-        .fallback(reel_web::not_found_page);
-    let base = format!("http://{}", crate::helpers::spawn(app).await);
+    let base = spawn_pages().await;
     let vid = "0b5e3c1e-8f6a-4a57-9d55-3f7c2d1e9a10";
-    for (path, status, needle) in [
-        ("/", StatusCode::OK, "Recent videos"),
-        ("/api/videos", StatusCode::OK, "api videos"),
-        ("/api/nope", StatusCode::NOT_FOUND, "api 404"),
-        (&format!("/videos/{vid}"), StatusCode::OK, "video"),
-        (&format!("/watch/alice/{vid}"), StatusCode::OK, "data-video"),
-        ("/nope", StatusCode::NOT_FOUND, "Page not found"),
+    let html = "text/html; charset=utf-8";
+    let json = "application/json";
+    for (method, path, status, content_type, needle) in [
+        ("GET", "/", StatusCode::OK, html, "Recent videos"),
+        ("GET", "/api/videos", StatusCode::OK, json, "\"videos\""),
+        (
+            "GET",
+            "/api/nope",
+            StatusCode::NOT_FOUND,
+            json,
+            "route not found",
+        ),
+        (
+            "GET",
+            &format!("/videos/{vid}"),
+            StatusCode::NOT_FOUND,
+            json,
+            "not_found",
+        ),
+        (
+            "PUT",
+            &format!("/upload/{vid}"),
+            StatusCode::UNAUTHORIZED,
+            json,
+            "missing_token",
+        ),
+        (
+            "POST",
+            &format!("/upload/{vid}/tus"),
+            StatusCode::UNAUTHORIZED,
+            json,
+            "missing_token",
+        ),
+        (
+            "GET",
+            &format!("/videos/{vid}/hls/master.m3u8"),
+            StatusCode::NOT_FOUND,
+            json,
+            "not_found",
+        ),
+        (
+            "GET",
+            &format!("/watch/alice/{vid}"),
+            StatusCode::OK,
+            html,
+            "data-video",
+        ),
+        (
+            "GET",
+            "/readyz",
+            StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "ready",
+        ),
+        (
+            "GET",
+            "/nope",
+            StatusCode::NOT_FOUND,
+            html,
+            "Page not found",
+        ),
     ] {
-        let res = client().get(format!("{base}{path}")).send().await.unwrap();
-        assert_eq!(res.status(), status, "{path}");
-        assert!(res.text().await.unwrap().contains(needle), "{path}");
+        let res = client()
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{method} {path}");
+        assert_eq!(res.headers()[CONTENT_TYPE], content_type, "{method} {path}");
+        assert!(
+            res.headers().contains_key("x-request-id"),
+            "{method} {path} is not observed"
+        );
+        let body = res.text().await.unwrap();
+        assert!(body.contains(needle), "{method} {path}: {body}");
     }
 }

@@ -272,7 +272,7 @@ async fn a_large_upload_streams_through_without_being_buffered() {
     );
     let chunk = |i: usize| Bytes::from(vec![(i % 251) as u8; CHUNK]);
     tx.send(Ok(chunk(0))).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(10), first_seen_rx)
+    tokio::time::timeout(Duration::from_secs(60), first_seen_rx)
         .await
         .expect("the first bytes did not reach the upstream before the upload ended")
         .unwrap();
@@ -325,7 +325,7 @@ async fn a_download_streams_through_without_being_buffered() {
         .await
         .unwrap();
     let mut body = res.bytes_stream();
-    let first = tokio::time::timeout(Duration::from_secs(10), body.next())
+    let first = tokio::time::timeout(Duration::from_secs(60), body.next())
         .await
         .expect("the first bytes did not come through before the rest")
         .unwrap()
