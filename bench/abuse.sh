@@ -9,9 +9,14 @@
 # rate and p99 latency, and reel's peak RSS. Goals during every attack: >= 99% success,
 # p99 <= 2 s, RSS <= 256 MiB.
 #   ATTACK_SECONDS=40 bench/abuse.sh
+#   ATTACKS="logins" bench/abuse.sh    # some of the attacks only, in the order given
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 seconds=${ATTACK_SECONDS:-40}
+attacks=${ATTACKS:-slowloris noread multipart logins}
+for name in $attacks; do
+    case $name in slowloris | noread | multipart | logins) ;; *) die "unknown attack: $name" ;; esac
+done
 
 need ffmpeg
 python_env
@@ -52,10 +57,14 @@ attack() { "$BENCH_PY" "$BENCH_DIR/abuse.py" "$1" "$port" "$seconds" "${@:2}" --
 
 echo "reel serve under ulimit -Sn 1024; viewers from 127.0.0.1; ${seconds}s per attack; $(machine)"
 phase none sleep 10
-phase slowloris attack slowloris
-phase noread attack noread "/videos/$vid"
-phase multipart attack multipart "$mallory_upload"
-phase logins attack logins
+for name in $attacks; do
+    case $name in
+        slowloris) phase slowloris attack slowloris ;;
+        noread) phase noread attack noread "/videos/$vid" ;;
+        multipart) phase multipart attack multipart "$mallory_upload" ;;
+        logins) phase logins attack logins ;;
+    esac
+done
 stop_pid "$viewers_pid"
 kill -0 "$REEL_PID" 2>/dev/null ||
     echo "reel serve exited during the attacks: $(grep -v 'accept error' "$BENCH_TMP/reel.log" | tail -3)"

@@ -499,10 +499,17 @@ describe('the error paths', () => {
   });
 
   test('too many tries lock the form with a countdown', async () => {
+    // Another account than alice's: log-ins back off per account.
+    const victim = `victim_${suffix}`;
+    const made = await fetch(`${BASE}/api/user`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user_name: victim, pwd: 'a password nobody guesses' }),
+    });
+    assert.equal(made.status, 201);
     const p = await newVisitor();
     await p.goto('/login');
-    // Another name than alice's: the limit counts per client and name.
-    await p.getByLabel('User name').fill(`mallory_${suffix}`);
+    await p.getByLabel('User name').fill(victim);
     const alert = p.getByRole('alert');
     for (let i = 0; i < 30; i += 1) {
       await p.getByLabel('Password', { exact: true }).fill(`guess number ${i}`);
@@ -514,6 +521,21 @@ describe('the error paths', () => {
     assert.ok(await p.getByRole('button', { name: 'Log in' }).isDisabled());
     await shot(p, 'login-too-many-tries');
     await p.context().close();
+  });
+
+  test('a log-in link whose next leads off-site goes home instead', async () => {
+    for (const away of ['/\t/evil.example', '/\\evil.example', '/%2F%2Fevil.example']) {
+      const p = await newVisitor();
+      await p.goto(`/login?next=${encodeURIComponent(away)}`);
+      assert.equal(new URL(p.url()).pathname, '/login');
+      await p.getByLabel('User name').fill(alice.name);
+      await p.getByLabel('Password', { exact: true }).fill(alice.pwd);
+      await p.getByRole('button', { name: 'Log in' }).click();
+      await p.waitForURL((url) => url.pathname !== '/login');
+      assert.equal(new URL(p.url()).origin, new URL(BASE).origin, `${away} stays on the site`);
+      assert.equal(new URL(p.url()).pathname, '/', `${away} goes home`);
+      await p.context().close();
+    }
   });
 
   test('on a phone-width screen the pages fit without sideways scrolling', async () => {

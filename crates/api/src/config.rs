@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use clap::Args;
+use reel_core::client_addr::TrustedProxies;
 
 /// The largest request body the API reads; larger ones get a 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -19,6 +20,9 @@ pub struct Config {
     /// How long a session lives without use (e.g. 30m, 12h).
     #[arg(long, env = "REEL_SESSION_TTL", default_value = "30m", value_parser = humantime::parse_duration)]
     pub session_ttl: Duration,
+    /// How long a session lives at most, however often it is used (e.g. 30d, 12h).
+    #[arg(long, env = "REEL_SESSION_MAX_LIFETIME", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub session_max_lifetime: Duration,
     /// How often expired sessions are purged.
     #[arg(long, env = "REEL_SESSION_SWEEP_EVERY", default_value = "60s", value_parser = humantime::parse_duration)]
     pub session_sweep_every: Duration,
@@ -32,13 +36,40 @@ pub struct Config {
     /// How long an upload URL stays valid (e.g. 6h).
     #[arg(long, env = "REEL_UPLOAD_TOKEN_TTL", default_value = "6h", value_parser = humantime::parse_duration)]
     pub upload_token_ttl: Duration,
-    /// Log-in attempts allowed per minute for one client address and user name.
-    #[arg(long, env = "REEL_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
-    pub login_attempts_per_minute: u32,
-    /// Take the client address from X-Forwarded-For (only behind a proxy you run, such
-    /// as `reel web`).
-    #[arg(long, env = "REEL_TRUST_FORWARDED_FOR")]
-    pub trust_forwarded_for: bool,
+    /// Log-ins and registrations allowed per minute from one client address (IPv6: per
+    /// /64), all of them at once if need be.
+    #[arg(long, env = "REEL_AUTH_ATTEMPTS_PER_MINUTE", default_value_t = 30)]
+    pub auth_attempts_per_minute: u32,
+    /// Log-in attempts on one account, from anywhere, before each further one must
+    /// wait.
+    #[arg(long, env = "REEL_LOGIN_BACKOFF_AFTER", default_value_t = 5)]
+    pub login_backoff_after: u32,
+    /// The first wait between log-in attempts on one account; each further attempt
+    /// doubles it.
+    #[arg(long, env = "REEL_LOGIN_BACKOFF_FIRST", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub login_backoff_first: Duration,
+    /// The longest wait between log-in attempts on one account: the most a stranger
+    /// guessing its password can delay its owner.
+    #[arg(long, env = "REEL_LOGIN_BACKOFF_MAX", default_value = "1m", value_parser = humantime::parse_duration)]
+    pub login_backoff_max: Duration,
+    /// How fast an account's count of attempts fades: it halves in this time (a
+    /// successful log-in clears it).
+    #[arg(long, env = "REEL_LOGIN_BACKOFF_HALF_LIFE", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub login_backoff_half_life: Duration,
+    /// Threads that hash passwords (argon2id, 19 MiB each while hashing) [default: one
+    /// per core]
+    #[arg(long, env = "REEL_HASH_THREADS")]
+    pub hash_threads: Option<usize>,
+    /// Log-ins and registrations that may wait for a hashing thread; more at once are
+    /// answered 503 with Retry-After.
+    #[arg(long, env = "REEL_HASH_QUEUE", default_value_t = 32)]
+    pub hash_queue: usize,
+    /// Proxies whose X-Forwarded-For is believed (comma-separated CIDR ranges or
+    /// addresses; empty trusts none): the client is the rightmost address there that
+    /// is not one of them. The default trusts loopback, where `reel web` runs in front
+    /// of a local API.
+    #[arg(long, env = "REEL_TRUSTED_PROXIES", default_value = reel_core::client_addr::DEFAULT_TRUSTED_PROXIES)]
+    pub trusted_proxies: TrustedProxies,
     /// Other origins allowed to send cookie-authenticated writes (comma-separated).
     #[arg(long, env = "REEL_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// The body is over the limit.
     #[error("request body is too large")]
     PayloadTooLarge,
+    /// Every password-hashing slot is taken; try again in a second.
+    #[error("the server is busy, try again in a moment")]
+    Busy,
     /// A failure of ours.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -49,6 +52,7 @@ impl ErrorResponse for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -63,14 +67,18 @@ impl ErrorResponse for ApiError {
             Self::Conflict(_) => "conflict",
             Self::TooManyRequests(_) => "too_many_requests",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::Busy => "busy",
             Self::Internal(_) => "internal",
         }
     }
 
     fn add_headers(&self, headers: &mut HeaderMap) {
-        if let Self::TooManyRequests(secs) = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
-        }
+        let wait = match self {
+            Self::TooManyRequests(secs) => *secs,
+            Self::Busy => 1,
+            _ => return,
+        };
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(wait));
     }
 }
 

@@ -1,6 +1,4 @@
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum_extra::extract::CookieJar;
@@ -121,37 +119,6 @@ fn same_site(headers: &HeaderMap, allowed: &[String]) -> bool {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let origin_host = origin.split_once("://").map(|(_, h)| h);
     matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
-}
-
-/// The client's address: the peer, or behind a trusted proxy the address it appended
-/// last to `X-Forwarded-For`.
-pub struct ClientIp(pub IpAddr);
-
-impl FromRequestParts<ApiState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &ApiState,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        if state.config().trust_forwarded_for {
-            let forwarded = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|v| v.trim().parse().ok());
-            if let Some(ip) = forwarded {
-                return Ok(Self(ip));
-            }
-        }
-        Ok(Self(peer))
-    }
 }
 
 #[cfg(test)]

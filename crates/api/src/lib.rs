@@ -12,11 +12,11 @@ mod error;
 mod extract;
 /// Public listings kept briefly as ready-made JSON.
 mod listing_cache;
-/// Per-client, per-name throttling of log-in attempts.
-mod login_limiter;
+/// Log-ins and registrations per client address, and the backoff per account.
+mod limits;
 /// The OpenAPI document generated from the handlers.
 mod openapi;
-/// argon2id hashing off the async workers.
+/// argon2id hashing on a bounded pool of its own.
 mod password;
 /// The handlers, one module per resource.
 mod routes;

@@ -1,15 +1,16 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use reel_core::client_addr::TrustedProxies;
 use reel_core::clock::{self, SharedClock};
 use reel_core::db::Db;
-use reel_core::session::SessionStore;
+use reel_core::session::{Lifetimes, SessionStore};
 use reel_core::signing::SigningKey;
 use reel_core::site::Site;
 
 use crate::config::Config;
 use crate::listing_cache::ListingCache;
-use crate::login_limiter::LoginLimiter;
+use crate::limits::AuthLimits;
 use crate::password::Hasher;
 
 /// Everything a handler needs, cheap to clone.
@@ -27,9 +28,9 @@ struct Inner {
     config: Config,
     /// Signs upload tokens for the stream server.
     signing_key: SigningKey,
-    /// Throttles log-in attempts.
-    login_limiter: LoginLimiter,
-    /// argon2id off the async workers.
+    /// Throttles log-ins and registrations.
+    limits: AuthLimits,
+    /// argon2id on threads of its own.
     hasher: Hasher,
     /// Public listings as ready-made JSON.
     listings: ListingCache,
@@ -44,7 +45,10 @@ impl ApiState {
         let sessions = SessionStore::new(
             db.clone(),
             clock.clone(),
-            config.session_ttl,
+            Lifetimes {
+                idle: config.session_ttl,
+                max: config.session_max_lifetime,
+            },
             config.redis_url.as_deref(),
         )
         .await
@@ -56,8 +60,13 @@ impl ApiState {
         tracing::info!(sessions = warmed, "session cache warmed");
         Ok(Self {
             inner: Arc::new(Inner {
-                login_limiter: LoginLimiter::new(config.login_attempts_per_minute, clock.clone()),
-                hasher: Hasher::new(),
+                limits: AuthLimits::new(&config, clock.clone()),
+                hasher: Hasher::new(
+                    config.hash_threads.unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(2, |n| n.get())
+                    }),
+                    config.hash_queue,
+                ),
                 listings: ListingCache::new(config.listing_cache_ttl, clock.clone()),
                 signing_key: site.signing_key().await?,
                 db,
@@ -82,7 +91,7 @@ impl ApiState {
                     Ok(n) => tracing::info!(purged = n, "expired sessions purged"),
                     Err(e) => tracing::warn!(error = %e, "session sweep failed"),
                 }
-                state.login_limiter().forget_idle();
+                state.limits().forget_idle();
             })
             .await;
         })
@@ -109,8 +118,8 @@ impl ApiState {
         &self.inner.signing_key
     }
 
-    pub(crate) fn login_limiter(&self) -> &LoginLimiter {
-        &self.inner.login_limiter
+    pub(crate) fn limits(&self) -> &AuthLimits {
+        &self.inner.limits
     }
 
     pub(crate) fn hasher(&self) -> &Hasher {
@@ -119,5 +128,11 @@ impl ApiState {
 
     pub(crate) fn listings(&self) -> &ListingCache {
         &self.inner.listings
+    }
+}
+
+impl axum::extract::FromRef<ApiState> for TrustedProxies {
+    fn from_ref(state: &ApiState) -> Self {
+        state.config().trusted_proxies.clone()
     }
 }

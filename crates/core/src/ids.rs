@@ -129,6 +129,44 @@ impl SessionId {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// What is stored of this id: its SHA-256.
+    pub fn key(&self) -> SessionKey {
+        use sha2::Digest;
+        SessionKey(hex::encode(sha2::Sha256::digest(self.0.as_bytes())))
+    }
+}
+
+/// What the database and the session cache hold of a session id: the SHA-256 of it,
+/// as 64 lowercase hex digits. Whoever reads them cannot present these as a session
+/// (the server would hash them again); only the client holds the id itself.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    /// Parses 64 lowercase hex digits, as stored.
+    pub fn parse(s: &str) -> Result<Self, MalformedId> {
+        let well_formed = s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if well_formed {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(MalformedId { kind: "session key" })
+        }
+    }
+
+    /// The hex digits, as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Short, like a session id's, to keep logs tidy.
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionKey({}…)", &self.0[..8])
+    }
 }
 
 /// Session ids are secrets: `Debug` shows only a short prefix.
@@ -174,5 +212,18 @@ mod tests {
         assert!(!format!("{a:?}").contains(a.expose()));
         assert!(SessionId::parse("ABCDEF0123456789abcdef0123456789").is_err());
         assert!(SessionId::parse("abc").is_err());
+    }
+
+    #[test]
+    fn session_keys_are_the_sha256_of_the_id() {
+        let id = SessionId::parse("0123456789abcdef0123456789abcdef").unwrap();
+        // sha256sum of the 32 ASCII digits.
+        assert_eq!(
+            id.key().as_str(),
+            "3eb1bd439947eb762998e566ccc2e099c791118b2f40579cc4f7da2b5061b7f9"
+        );
+        assert_ne!(id.key().as_str(), id.expose());
+        assert_eq!(SessionKey::parse(id.key().as_str()), Ok(id.key()));
+        assert!(SessionKey::parse(id.expose()).is_err());
     }
 }

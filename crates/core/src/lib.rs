@@ -1,6 +1,8 @@
 #![forbid(unsafe_code)]
 //! The shared core of reel: what the api, stream, scheduler and web services have in common.
 
+/// The client's address behind trusted proxies, and the key per-client limits count under.
+pub mod client_addr;
 /// Wall-clock time behind a trait, so expiry logic can be tested with a controlled clock.
 pub mod clock;
 /// Conditional requests: `If-None-Match` and the other validators' headers.

@@ -1,7 +1,8 @@
 //! Two `reel api` processes on one PostgreSQL and one Redis see each other's log-ins and
 //! log-outs at once, through Redis: the session is read from Redis by the test itself,
 //! and the database row is removed before the second node is asked, so that node cannot
-//! fall back to the shared database.
+//! fall back to the shared database. Redis holds the session under the SHA-256 of its
+//! id, never the id itself.
 
 mod common;
 
@@ -11,10 +12,18 @@ use reel_testkit::{DbKind, ScratchDb, redis_url};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// The Redis key of a session.
+fn redis_key(sid: &str) -> String {
+    format!(
+        "reel:session:{}",
+        SessionId::parse(sid).unwrap().key().as_str()
+    )
+}
+
 /// The session's entry in Redis, if any.
 async fn cached(conn: &mut redis::aio::MultiplexedConnection, sid: &str) -> Option<Value> {
     let json: Option<String> = redis::cmd("GET")
-        .arg(format!("reel:session:{sid}"))
+        .arg(redis_key(sid))
         .query_async(conn)
         .await
         .expect("Redis answers");
@@ -67,8 +76,18 @@ async fn two_api_nodes_share_sessions_through_redis() {
         .await
         .expect("the log-in reached Redis");
     assert_eq!(entry["user_name"], "alice");
-    let ttl_ms: i64 = redis::cmd("PTTL")
+    assert!(
+        !entry.to_string().contains(&sid),
+        "the entry holds no id: {entry}"
+    );
+    let raw: Option<String> = redis::cmd("GET")
         .arg(format!("reel:session:{sid}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(raw, None, "nothing is stored under the id itself");
+    let ttl_ms: i64 = redis::cmd("PTTL")
+        .arg(redis_key(&sid))
         .query_async(&mut conn)
         .await
         .unwrap();
@@ -77,7 +96,7 @@ async fn two_api_nodes_share_sessions_through_redis() {
     // With the row gone from the shared database, only Redis knows the session: B
     // accepts it from there.
     let rows = db.connect().await;
-    rows.delete_session(&SessionId::parse(&sid).unwrap())
+    rows.delete_session(&SessionId::parse(&sid).unwrap().key())
         .await
         .unwrap();
     assert_eq!(me(&b.base, &sid).await.unwrap().status(), StatusCode::OK);

@@ -31,7 +31,7 @@ async fn an_upload_goes_through_the_split_services_to_playback() {
         ],
         &env,
     );
-    let api = Reel::start(&["api", "--data-dir", dir, "--trust-forwarded-for"], &env);
+    let api = Reel::start(&["api", "--data-dir", dir], &env);
     let web = Reel::start(
         &["web", "--api-url", &api.base, "--stream-url", &stream.base],
         &[],
@@ -106,4 +106,42 @@ async fn an_upload_goes_through_the_split_services_to_playback() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     only_tombstone_left(&data.path().join("storage").join("videos").join(&vid)).await;
     answers_gone(&format!("{site}/videos/{vid}")).await;
+}
+
+/// `reel web` in front of `reel api`, both on their defaults: the API trusts the
+/// web's X-Forwarded-For, so its per-address limit counts each browser, not the proxy.
+#[tokio::test]
+async fn the_api_counts_clients_behind_reel_web_by_their_own_address() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let key = "c3BsaXQtbW9kZS1rZXktZm9yLWV2ZXJ5LXNlcnZpY2UtMzItYnl0ZXM";
+    let api = Reel::start(
+        &["api", "--data-dir", dir, "--auth-attempts-per-minute", "2"],
+        &[("REEL_SIGNING_KEY", key)],
+    );
+    let web = Reel::start(&["web", "--api-url", &api.base], &[]);
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(Some(std::net::IpAddr::from(ip)))
+            .build()
+            .unwrap()
+    };
+    let register = async |client: &reqwest::Client, name: &str| {
+        client
+            .post(format!("{}/api/user", web.base))
+            .json(&json!({"user_name": name, "pwd": "a long password"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    let (first, second) = (from([127, 0, 0, 2]), from([127, 0, 0, 3]));
+    assert_eq!(register(&first, "ann").await, StatusCode::CREATED);
+    assert_eq!(register(&first, "ben").await, StatusCode::CREATED);
+    assert_eq!(
+        register(&first, "cat").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another browser behind the same proxy has its own count.
+    assert_eq!(register(&second, "cat").await, StatusCode::CREATED);
 }

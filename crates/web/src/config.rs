@@ -16,8 +16,9 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 #[group(skip)]
 pub struct Config {
     /// Base URL of the API service (`reel api`), where /api/* is forwarded without its
-    /// /api prefix. Run the API with --trust-forwarded-for, and with an empty
-    /// --stream-public-url so that uploads come through here.
+    /// /api prefix. Run the API with an empty --stream-public-url so that uploads come
+    /// through here, and, unless both run on one host, with this proxy's address in its
+    /// --trusted-proxies.
     #[arg(long = "api-url", env = "REEL_API_URL", default_value = "http://127.0.0.1:8000", value_parser = Upstream::parse)]
     pub api: Upstream,
     /// Base URL of the stream server (`reel stream`), where /videos/* and /upload/* are

@@ -14,6 +14,8 @@
 mod assets;
 /// The web service's settings and its upstreams.
 mod config;
+/// Where the log-in and registration pages may send the visitor afterwards.
+mod next;
 /// The page handlers and their templates.
 mod pages;
 /// Split mode: streaming forwarding to the API and the stream server.

@@ -139,7 +139,10 @@ async fn home() -> Response {
     )
 }
 
-async fn login() -> Response {
+async fn login(uri: Uri) -> Response {
+    if let Some(home) = crate::next::send_home_instead(&uri) {
+        return home;
+    }
     render(
         StatusCode::OK,
         &AuthPage {
@@ -149,7 +152,10 @@ async fn login() -> Response {
     )
 }
 
-async fn register() -> Response {
+async fn register(uri: Uri) -> Response {
+    if let Some(home) = crate::next::send_home_instead(&uri) {
+        return home;
+    }
     render(
         StatusCode::OK,
         &AuthPage {

@@ -11,8 +11,8 @@
 //!
 //! The client's `Host` header is kept, because the API's CSRF check compares it with
 //! the `Origin` of cookie-authenticated writes; `X-Forwarded-For` (the peer appended
-//! last, which the API reads with `--trust-forwarded-for`), `X-Forwarded-Proto` and
-//! `X-Forwarded-Host` are added. Hop-by-hop headers are dropped both ways.
+//! last, which the API believes from the proxies of its `--trusted-proxies`: loopback
+//! by default), `X-Forwarded-Proto` and `X-Forwarded-Host` are added. Hop-by-hop headers are dropped both ways.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -2,20 +2,20 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use reel_core::db::SessionRecord;
+use reel_core::client_addr::ClientAddr;
 use reel_core::domain::{Password, UserName};
 use reel_core::error_body::ErrorBody;
-use reel_core::ids::UserId;
+use reel_core::ids::{SessionId, UserId};
 
 use crate::error::{ApiError, ResultExt};
-use crate::extract::{ClientIp, Json, PathParams, SESSION_COOKIE, SessionUser};
+use crate::extract::{Json, PathParams, SESSION_COOKIE, SessionUser};
 use crate::state::ApiState;
 use crate::wire::{Credentials, LoginBody, SignedIn, UserPath, UserView};
 
 /// The session cookie: HttpOnly (page scripts never see it), SameSite=Lax, for the
 /// whole site; a browser-session cookie, since the server renews the session itself.
-fn session_cookie(state: &ApiState, session: &SessionRecord) -> Cookie<'static> {
-    Cookie::build((SESSION_COOKIE, session.id.expose().to_owned()))
+fn session_cookie(state: &ApiState, value: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, value))
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(state.config().secure_cookies)
@@ -23,16 +23,12 @@ fn session_cookie(state: &ApiState, session: &SessionRecord) -> Cookie<'static> 
         .build()
 }
 
-fn signed_in(
-    state: &ApiState,
-    jar: CookieJar,
-    session: &SessionRecord,
-) -> (CookieJar, Json<SignedIn>) {
+fn signed_in(state: &ApiState, jar: CookieJar, id: &SessionId) -> (CookieJar, Json<SignedIn>) {
     (
-        jar.add(session_cookie(state, session)),
+        jar.add(session_cookie(state, id.expose().to_owned())),
         Json(SignedIn {
             success: true,
-            session_id: session.id.expose().to_owned(),
+            session_id: id.expose().to_owned(),
         }),
     )
 }
@@ -46,26 +42,45 @@ fn signed_in(
         (status = 400, description = "Bad body, name or password", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
+        (status = 429, description = "Too many log-ins and registrations from this address",
+            headers(("Retry-After" = u64, description = "Seconds to wait")), body = ErrorBody),
         (status = 500, description = "Server error", body = ErrorBody),
+        (status = 503, description = "Every password-hashing slot is taken",
+            headers(("Retry-After" = u64, description = "Seconds to wait")), body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, fields(user = tracing::field::Empty), err(level = "debug"))]
 pub async fn register(
     State(state): State<ApiState>,
+    ClientAddr(client): ClientAddr,
     jar: CookieJar,
     Json(body): Json<Credentials>,
 ) -> Result<(StatusCode, CookieJar, Json<SignedIn>), ApiError> {
     let name = UserName::parse(&body.user_name)?;
     let password = Password::parse(&body.pwd)?;
     tracing::Span::current().record("user", name.as_str());
+    state
+        .limits()
+        .from_address(client)
+        .map_err(ApiError::TooManyRequests)?;
+    // A taken name costs no hash (the insert below still settles a race).
+    if state
+        .db()
+        .user_by_name(name.as_str())
+        .await
+        .optional()?
+        .is_some()
+    {
+        return Err(ApiError::Conflict("user name is taken"));
+    }
     let hash = state.hasher().hash(password).await?;
     let user = state
         .db()
         .create_user(UserId::random(), name.as_str(), &hash, state.now_ms())
         .await
         .or_conflict("user name is taken")?;
-    let session = state.sessions().create(user.id, &user.name).await?;
-    let (jar, body) = signed_in(&state, jar, &session);
+    let (id, _) = state.sessions().create(user.id, &user.name).await?;
+    let (jar, body) = signed_in(&state, jar, &id);
     Ok((StatusCode::CREATED, jar, body))
 }
 
@@ -79,16 +94,18 @@ pub async fn register(
         (status = 400, description = "Bad body or name", body = ErrorBody),
         (status = 401, description = "Wrong name or password", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
-        (status = 429, description = "Too many attempts",
+        (status = 429, description = "Too many attempts from this address, or on this account",
             headers(("Retry-After" = u64, description = "Seconds to wait")), body = ErrorBody),
         (status = 500, description = "Server error", body = ErrorBody),
+        (status = 503, description = "Every password-hashing slot is taken",
+            headers(("Retry-After" = u64, description = "Seconds to wait")), body = ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all, fields(user = %name), err(level = "debug"))]
 pub async fn login(
     State(state): State<ApiState>,
     PathParams(UserPath { username: name }): PathParams<UserPath>,
-    ClientIp(ip): ClientIp,
+    ClientAddr(client): ClientAddr,
     jar: CookieJar,
     Json(body): Json<LoginBody>,
 ) -> Result<(CookieJar, Json<SignedIn>), ApiError> {
@@ -102,17 +119,23 @@ pub async fn login(
         ));
     }
     let password = Password::parse(&body.pwd)?;
-    state
-        .login_limiter()
-        .attempt(ip, name.as_str())
+    let limits = state.limits();
+    limits
+        .from_address(client)
         .map_err(ApiError::TooManyRequests)?;
     let user = state.db().user_by_name(name.as_str()).await.optional()?;
+    if let Some(user) = &user {
+        limits
+            .on_account(user.id)
+            .map_err(ApiError::TooManyRequests)?;
+    }
     let stored = user.as_ref().map(|u| u.pwd_hash.clone());
     let (true, Some(user)) = (state.hasher().verify(password, stored).await?, user) else {
         return Err(ApiError::WrongCredentials);
     };
-    let session = state.sessions().create(user.id, &user.name).await?;
-    Ok(signed_in(&state, jar, &session))
+    limits.backoff.succeeded(user.id);
+    let (id, _) = state.sessions().create(user.id, &user.name).await?;
+    Ok(signed_in(&state, jar, &id))
 }
 
 /// A user's own account information.
@@ -170,9 +193,9 @@ pub async fn logout(
     if session.user_name != name.as_str() {
         return Err(ApiError::Forbidden("this session is another user's"));
     }
-    state.sessions().remove(&session.id).await?;
+    state.sessions().remove(&session.key).await?;
     // Sent even when the session came in a header: the browser may hold the cookie too.
-    let mut expired = session_cookie(&state, &session);
+    let mut expired = session_cookie(&state, String::new());
     expired.make_removal();
     Ok((StatusCode::NO_CONTENT, jar.add(expired)))
 }

@@ -5,6 +5,8 @@ mod helpers;
 
 mod comments;
 mod csrf;
+mod limits;
+mod migrations;
 mod openapi;
 mod sessions;
 mod users;

@@ -4,60 +4,54 @@ use sqlx::any::AnyRow;
 
 use super::users::parse_id;
 use super::{Db, DbError};
-use crate::ids::{SessionId, UserId};
+use crate::ids::{SessionKey, UserId};
 
-/// A stored session: who is logged in, and until when.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A stored session: who is logged in, since when and until when. It holds the key of
+/// the session's id (its SHA-256), never the id, which only the client has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRecord {
-    /// The session's id (a secret).
-    #[serde(with = "session_id_text")]
-    pub id: SessionId,
+    /// The SHA-256 of the session's id.
+    #[serde(with = "session_key_text")]
+    pub key: SessionKey,
     /// The logged-in user.
     pub user_id: UserId,
     /// The user's login name.
     pub user_name: String,
     /// When the session expires, in Unix milliseconds. The column is named `ttl` (the
     /// name the first schema gave it), but it has always held this instant, not a
-    /// duration; the field says what it holds. Redis keeps the JSON under its older
-    /// name, which every node reads.
+    /// duration; the field says what it holds.
     #[serde(rename = "expires_ms")]
     pub expires_at_ms: i64,
+    /// When the session began (log-in or registration), in Unix milliseconds: no
+    /// renewal takes it past its absolute lifetime from then.
+    pub created_ms: i64,
 }
 
-/// Debug output shows only the id's first characters (see `SessionId`): it is a secret.
-impl std::fmt::Debug for SessionRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionRecord")
-            .field("id", &self.id)
-            .field("user_name", &self.user_name)
-            .field("expires_at_ms", &self.expires_at_ms)
-            .finish()
-    }
-}
-
-mod session_id_text {
+mod session_key_text {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    use crate::ids::SessionId;
+    use crate::ids::SessionKey;
 
-    pub fn serialize<S: Serializer>(id: &SessionId, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(id.expose())
+    pub fn serialize<S: Serializer>(key: &SessionKey, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(key.as_str())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SessionId, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SessionKey, D::Error> {
         let s = String::deserialize(d)?;
-        SessionId::parse(&s).map_err(serde::de::Error::custom)
+        SessionKey::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
 impl SessionRecord {
     fn from_row(row: &AnyRow) -> Result<Self, DbError> {
-        let id: String = row.try_get("session_id")?;
+        let key: String = row.try_get("session_id")?;
         Ok(Self {
-            id: SessionId::parse(&id).map_err(|_| DbError::Corrupt("bad session id".into()))?,
+            key: SessionKey::parse(&key)
+                .map_err(|_| DbError::Corrupt("bad session key".into()))?,
             user_id: parse_id(row.try_get("user_id")?)?,
             user_name: row.try_get("login_name")?,
             expires_at_ms: row.try_get("ttl")?,
+            created_ms: row.try_get("created_ms")?,
         })
     }
 }
@@ -66,43 +60,49 @@ impl Db {
     /// Stores a new session.
     pub async fn insert_session(&self, s: &SessionRecord) -> Result<(), DbError> {
         sqlx::query(self.sql(
-            "INSERT INTO sessions (session_id, ttl, login_name, user_id) VALUES (?, ?, ?, ?)",
+            "INSERT INTO sessions (session_id, ttl, login_name, user_id, created_ms) \
+             VALUES (?, ?, ?, ?, ?)",
         ))
-        .bind(s.id.expose())
+        .bind(s.key.as_str())
         .bind(s.expires_at_ms)
         .bind(&s.user_name)
         .bind(s.user_id.to_string())
+        .bind(s.created_ms)
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    /// A session by id, expired or not.
-    pub async fn session(&self, id: &SessionId) -> Result<SessionRecord, DbError> {
-        let row =
-            sqlx::query(self.sql(
-                "SELECT session_id, ttl, login_name, user_id FROM sessions WHERE session_id = ?",
-            ))
-            .bind(id.expose())
+    /// A session by key, expired or not.
+    pub async fn session(&self, key: &SessionKey) -> Result<SessionRecord, DbError> {
+        let row = sqlx::query(self.sql(
+            "SELECT session_id, ttl, login_name, user_id, created_ms FROM sessions \
+             WHERE session_id = ?",
+        ))
+            .bind(key.as_str())
             .fetch_one(self.pool())
             .await?;
         SessionRecord::from_row(&row)
     }
 
     /// Moves a session's expiry.
-    pub async fn renew_session(&self, id: &SessionId, expires_at_ms: i64) -> Result<(), DbError> {
+    pub async fn renew_session(
+        &self,
+        key: &SessionKey,
+        expires_at_ms: i64,
+    ) -> Result<(), DbError> {
         sqlx::query(self.sql("UPDATE sessions SET ttl = ? WHERE session_id = ?"))
             .bind(expires_at_ms)
-            .bind(id.expose())
+            .bind(key.as_str())
             .execute(self.pool())
             .await?;
         Ok(())
     }
 
     /// Removes a session (log out).
-    pub async fn delete_session(&self, id: &SessionId) -> Result<(), DbError> {
+    pub async fn delete_session(&self, key: &SessionKey) -> Result<(), DbError> {
         sqlx::query(self.sql("DELETE FROM sessions WHERE session_id = ?"))
-            .bind(id.expose())
+            .bind(key.as_str())
             .execute(self.pool())
             .await?;
         Ok(())
@@ -124,8 +124,8 @@ impl Db {
         limit: u32,
     ) -> Result<Vec<SessionRecord>, DbError> {
         let rows = sqlx::query(self.sql(
-            "SELECT session_id, ttl, login_name, user_id FROM sessions WHERE ttl > ? \
-             ORDER BY ttl DESC LIMIT ?",
+            "SELECT session_id, ttl, login_name, user_id, created_ms FROM sessions \
+             WHERE ttl > ? ORDER BY ttl DESC LIMIT ?",
         ))
         .bind(now_ms)
         .bind(i64::from(limit))

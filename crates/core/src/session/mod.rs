@@ -5,6 +5,10 @@
 //!
 //! One node uses an in-process cache (moka). Several nodes share Redis, so a log-in or
 //! log-out made on one is seen by all at once; they then keep no local copy at all.
+//!
+//! Both hold a session under the SHA-256 of its id ([`SessionKey`]), so a read of the
+//! database or of Redis gives no id that opens a session. A session lives `ttl` past
+//! its last use and never more than `max_lifetime` past its start.
 
 use std::time::Duration;
 
@@ -12,7 +16,7 @@ use redis::AsyncCommands;
 
 use crate::clock::SharedClock;
 use crate::db::{Db, DbError, SessionRecord};
-use crate::ids::{SessionId, UserId};
+use crate::ids::{SessionId, SessionKey, UserId};
 
 /// Every Redis key of a session starts with this.
 const REDIS_PREFIX: &str = "reel:session:";
@@ -35,7 +39,7 @@ pub enum SessionError {
 #[derive(Clone)]
 enum SessionCache {
     /// In this process, for a single node.
-    Local(moka::future::Cache<SessionId, SessionRecord>),
+    Local(moka::future::Cache<SessionKey, SessionRecord>),
     /// In Redis, shared by every node.
     Redis(redis::aio::ConnectionManager),
 }
@@ -51,6 +55,17 @@ pub struct SessionStore {
     clock: SharedClock,
     /// How long a session lives without use, in milliseconds.
     ttl_ms: i64,
+    /// How long a session lives at most, however much it is used, in milliseconds.
+    max_lifetime_ms: i64,
+}
+
+/// How long sessions live.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// Without use.
+    pub idle: Duration,
+    /// At most, from log-in.
+    pub max: Duration,
 }
 
 impl SessionStore {
@@ -58,10 +73,12 @@ impl SessionStore {
     pub async fn new(
         db: Db,
         clock: SharedClock,
-        ttl: Duration,
+        lifetimes: Lifetimes,
         redis_url: Option<&str>,
     ) -> Result<Self, SessionError> {
-        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        let ttl = lifetimes.idle;
+        let ttl_ms = crate::clock::millis(ttl).max(1);
+        let max_lifetime_ms = crate::clock::millis(lifetimes.max).max(1);
         let cache = match redis_url {
             Some(url) => {
                 let client = redis::Client::open(url)?;
@@ -80,6 +97,7 @@ impl SessionStore {
             cache,
             clock,
             ttl_ms,
+            max_lifetime_ms,
         })
     }
 
@@ -88,28 +106,39 @@ impl SessionStore {
         Duration::from_millis(self.ttl_ms as u64)
     }
 
-    /// Starts a session for a user: written to the database, then to the cache.
+    /// The expiry of a session started at `created_ms`, used at `now_ms`.
+    fn expiry(&self, created_ms: i64, now_ms: i64) -> i64 {
+        (now_ms.saturating_add(self.ttl_ms)).min(created_ms.saturating_add(self.max_lifetime_ms))
+    }
+
+    /// Starts a session for a user: written to the database, then to the cache. The id
+    /// goes to the client and is kept nowhere else.
     pub async fn create(
         &self,
         user_id: UserId,
         user_name: &str,
-    ) -> Result<SessionRecord, SessionError> {
+    ) -> Result<(SessionId, SessionRecord), SessionError> {
+        let id = SessionId::random();
+        let now = self.clock.now_ms();
         let session = SessionRecord {
-            id: SessionId::random(),
+            key: id.key(),
             user_id,
             user_name: user_name.to_owned(),
-            expires_at_ms: self.clock.now_ms() + self.ttl_ms,
+            expires_at_ms: self.expiry(now, now),
+            created_ms: now,
         };
         self.db.insert_session(&session).await?;
         self.cache_put(&session).await;
-        Ok(session)
+        Ok((id, session))
     }
 
-    /// The live session with this id, if any. A session past half its life is renewed,
-    /// so an active user stays logged in while the database is written at most twice
-    /// per TTL, not on every request.
-    pub async fn lookup(&self, id: &SessionId) -> Result<Option<SessionRecord>, SessionError> {
+    /// The live session with this id, if any. A session past half its idle time is
+    /// renewed (up to its absolute lifetime), so an active user stays logged in while
+    /// the database is written at most twice per TTL, not on every request.
+    pub async fn lookup(&self, presented: &SessionId) -> Result<Option<SessionRecord>, SessionError> {
         let now = self.clock.now_ms();
+        let key = presented.key();
+        let id = &key;
         let (mut session, cached) = match self.cache_get(id).await {
             Some(s) => (s, true),
             None => match self.db.session(id).await {
@@ -123,9 +152,10 @@ impl SessionStore {
             self.db.delete_session(id).await?;
             return Ok(None);
         }
-        let renew = session.expires_at_ms - now < self.ttl_ms / 2;
+        let renewed = self.expiry(session.created_ms, now);
+        let renew = session.expires_at_ms - now < self.ttl_ms / 2 && renewed > session.expires_at_ms;
         if renew {
-            session.expires_at_ms = now + self.ttl_ms;
+            session.expires_at_ms = renewed;
             self.db.renew_session(id, session.expires_at_ms).await?;
         }
         if renew || !cached {
@@ -136,7 +166,7 @@ impl SessionStore {
 
     /// Ends a session everywhere. The cache entry goes first: once this returns, no node
     /// accepts the session any more.
-    pub async fn remove(&self, id: &SessionId) -> Result<(), SessionError> {
+    pub async fn remove(&self, id: &SessionKey) -> Result<(), SessionError> {
         self.cache_remove(id).await?;
         self.db.delete_session(id).await?;
         Ok(())
@@ -165,11 +195,11 @@ impl SessionStore {
         Ok(self.db.delete_expired_sessions(now).await?)
     }
 
-    fn redis_key(&self, id: &SessionId) -> String {
-        format!("{REDIS_PREFIX}{}", id.expose())
+    fn redis_key(&self, id: &SessionKey) -> String {
+        format!("{REDIS_PREFIX}{}", id.as_str())
     }
 
-    async fn cache_get(&self, id: &SessionId) -> Option<SessionRecord> {
+    async fn cache_get(&self, id: &SessionKey) -> Option<SessionRecord> {
         match &self.cache {
             SessionCache::Local(cache) => cache.get(id).await,
             SessionCache::Redis(conn) => {
@@ -190,7 +220,7 @@ impl SessionStore {
     /// and a later lookup falls back to it.
     async fn cache_put(&self, s: &SessionRecord) {
         match &self.cache {
-            SessionCache::Local(cache) => cache.insert(s.id.clone(), s.clone()).await,
+            SessionCache::Local(cache) => cache.insert(s.key.clone(), s.clone()).await,
             SessionCache::Redis(conn) => {
                 let remaining = s.expires_at_ms - self.clock.now_ms();
                 if remaining <= 0 {
@@ -199,7 +229,7 @@ impl SessionStore {
                 let json = serde_json::to_string(s).expect("a session serializes");
                 let mut conn = conn.clone();
                 if let Err(e) = conn
-                    .pset_ex::<_, _, ()>(self.redis_key(&s.id), json, remaining as u64)
+                    .pset_ex::<_, _, ()>(self.redis_key(&s.key), json, remaining as u64)
                     .await
                 {
                     tracing::warn!(error = %e, "session cache write failed");
@@ -210,7 +240,7 @@ impl SessionStore {
 
     /// A failed removal from Redis is an error: another node would still accept the
     /// session.
-    async fn cache_remove(&self, id: &SessionId) -> Result<(), SessionError> {
+    async fn cache_remove(&self, id: &SessionKey) -> Result<(), SessionError> {
         match &self.cache {
             SessionCache::Local(cache) => cache.invalidate(id).await,
             SessionCache::Redis(conn) => {

@@ -66,6 +66,24 @@ impl Reel {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A figure of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`), 0 when unreadable.
+    pub fn status_kib(&self, field: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with(field))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|n| n.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
     /// Everything logged so far, one line each.
     pub fn log_text(&self) -> String {
         self.logs.lock().unwrap().join("\n")

@@ -406,3 +406,34 @@ async fn the_pages_merge_with_the_api_and_stream_routes_as_reel_serve_mounts_the
         assert!(body.contains(needle), "{method} {path}: {body}");
     }
 }
+
+#[tokio::test]
+async fn an_off_site_next_sends_the_visitor_home() {
+    let base = spawn_pages().await;
+    let no_redirects = client();
+    for page in ["/login", "/register"] {
+        for away in [
+            "%2F%09%2Fevil.example",
+            "%2F%2Fevil.example",
+            "%2F%5Cevil.example",
+            "https%3A%2F%2Fevil.example",
+            "%2F%252F%252Fevil.example",
+            "%2F%250A%2Fevil.example",
+            "/%0d/evil.example",
+        ] {
+            let res = no_redirects
+                .get(format!("{base}{page}?next={away}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{page}?next={away}");
+            assert_eq!(res.headers()["location"], format!("{page}?next=/"));
+        }
+        let res = no_redirects
+            .get(format!("{base}{page}?next=%2Fu%2Falice"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "a path of the site is kept");
+    }
+}

@@ -11,10 +11,27 @@ const submit = document.getElementById('submit');
 const errorBox = document.getElementById('form-error');
 const NAME_RULE = /^[A-Za-z0-9_.-]{3,64}$/;
 
-/** Where to go afterwards: a path on this site only, never another origin. */
+/**
+ * Where to go afterwards: a path of this site only, never another origin. Browsers drop
+ * tabs and line breaks from URLs and read `\` as `/`, so `/\t/evil.example` and
+ * `/\evil.example` lead off-site as surely as `//evil.example`; the value must pass as
+ * given and once more decoded (the server applies the same rule, src/next.rs), and
+ * must still be on this origin once the browser has parsed it.
+ */
 function nextPath() {
   const next = new URLSearchParams(location.search).get('next');
-  return next && /^\/(?![/\\])/.test(next) ? next : null;
+  if (!next) return null;
+  // eslint-disable-next-line no-control-regex
+  const plain = (p) => /^\/(?![/\\])[^\\\u0000-\u001f\u007f-\u009f]*$/.test(p);
+  let decoded;
+  try {
+    decoded = decodeURIComponent(next);
+  } catch {
+    return null;
+  }
+  if (!plain(next) || !plain(decoded)) return null;
+  const url = new URL(next, location.origin);
+  return url.origin === location.origin ? `${url.pathname}${url.search}${url.hash}` : null;
 }
 
 const next = nextPath();
