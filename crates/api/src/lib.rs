@@ -10,10 +10,10 @@ mod config;
 mod error;
 /// Request extractors: JSON, path and query with JSON errors, and the session user.
 mod extract;
-/// Public listings kept briefly as ready-made JSON.
-mod listing_cache;
 /// Log-ins and registrations per client address, and the backoff per account.
 mod limits;
+/// Public listings kept briefly as ready-made JSON.
+mod listing_cache;
 /// The OpenAPI document generated from the handlers.
 mod openapi;
 /// argon2id hashing on a bounded pool of its own.

@@ -164,7 +164,10 @@ mod tests {
             if pool.jobs.try_send(abandoned).is_ok() {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "the thread never took the job");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the thread never took the job"
+            );
             tokio::task::yield_now().await;
         }
         // Now the queue holds the abandoned job and the thread is busy: a third is refused.

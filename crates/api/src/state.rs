@@ -9,8 +9,8 @@ use reel_core::signing::SigningKey;
 use reel_core::site::Site;
 
 use crate::config::Config;
-use crate::listing_cache::ListingCache;
 use crate::limits::AuthLimits;
+use crate::listing_cache::ListingCache;
 use crate::password::Hasher;
 
 /// Everything a handler needs, cheap to clone.

@@ -174,7 +174,10 @@ mod tests {
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
         let trusted: TrustedProxies = "10.0.0.0/8".parse().unwrap();
         let h = xff(&["203.0.113.7"]);
-        assert_eq!(trusted.client_addr(ip("198.51.100.1"), &h), ip("198.51.100.1"));
+        assert_eq!(
+            trusted.client_addr(ip("198.51.100.1"), &h),
+            ip("198.51.100.1")
+        );
         assert_eq!(
             TrustedProxies::none().client_addr(ip("10.0.0.1"), &h),
             ip("10.0.0.1")
@@ -214,7 +217,10 @@ mod tests {
         assert_eq!(t.to_string(), "10.0.0.0/8,fd00::1/128,192.0.2.1/32");
         assert!(t.contains(ip("10.200.0.1")));
         assert!(!t.contains(ip("11.0.0.1")));
-        assert_eq!("".parse::<TrustedProxies>().unwrap(), TrustedProxies::none());
+        assert_eq!(
+            "".parse::<TrustedProxies>().unwrap(),
+            TrustedProxies::none()
+        );
         assert_eq!(
             "10.0.0.0/33".parse::<TrustedProxies>().unwrap_err(),
             BadProxyRange("10.0.0.0/33".into())
@@ -227,10 +233,7 @@ mod tests {
 
     #[test]
     fn ipv6_clients_count_per_64() {
-        assert_eq!(
-            limit_key(ip("2001:db8:1:2:aaaa::1")),
-            ip("2001:db8:1:2::")
-        );
+        assert_eq!(limit_key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
         assert_eq!(limit_key(ip("203.0.113.7")), ip("203.0.113.7"));
         assert_eq!(limit_key(ip("::ffff:203.0.113.7")), ip("203.0.113.7"));
     }

@@ -152,7 +152,9 @@ impl SessionKey {
         if well_formed {
             Ok(Self(s.to_owned()))
         } else {
-            Err(MalformedId { kind: "session key" })
+            Err(MalformedId {
+                kind: "session key",
+            })
         }
     }
 

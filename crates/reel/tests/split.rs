@@ -138,10 +138,7 @@ async fn the_api_counts_clients_behind_reel_web_by_their_own_address() {
     let (first, second) = (from([127, 0, 0, 2]), from([127, 0, 0, 3]));
     assert_eq!(register(&first, "ann").await, StatusCode::CREATED);
     assert_eq!(register(&first, "ben").await, StatusCode::CREATED);
-    assert_eq!(
-        register(&first, "cat").await,
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    assert_eq!(register(&first, "cat").await, StatusCode::TOO_MANY_REQUESTS);
     // Another browser behind the same proxy has its own count.
     assert_eq!(register(&second, "cat").await, StatusCode::CREATED);
 }

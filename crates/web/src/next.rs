@@ -21,9 +21,7 @@ fn plain_local_path(path: &str) -> bool {
     let mut bytes = path.bytes();
     bytes.next() == Some(b'/')
         && !matches!(bytes.next(), Some(b'/' | b'\\'))
-        && !path
-            .chars()
-            .any(|c| c == '\\' || c.is_control())
+        && !path.chars().any(|c| c == '\\' || c.is_control())
 }
 
 /// For a page asked for with an off-site `next`: the same page with `next` leading
@@ -41,7 +39,13 @@ mod tests {
 
     #[test]
     fn only_paths_of_this_site_are_followed() {
-        for local in ["/", "/u/alice", "/watch/a/b?t=1#c", "/search?q=a%20b", "/%E2%9C%93"] {
+        for local in [
+            "/",
+            "/u/alice",
+            "/watch/a/b?t=1#c",
+            "/search?q=a%20b",
+            "/%E2%9C%93",
+        ] {
             assert!(is_local_path(local), "{local:?} is local");
         }
         for away in [

@@ -51,7 +51,11 @@ async fn status(app: &TestApp, sid: &str) -> StatusCode {
 /// The session row's expiry; `None` when there is no row. Any other failure fails the
 /// test: an error is not an absent session.
 async fn stored_expiry(app: &TestApp, sid: &str) -> Option<i64> {
-    match app.db().session(&SessionId::parse(sid).unwrap().key()).await {
+    match app
+        .db()
+        .session(&SessionId::parse(sid).unwrap().key())
+        .await
+    {
         Ok(s) => Some(s.expires_at_ms),
         Err(DbError::NotFound) => None,
         Err(e) => panic!("reading the session row: {e}"),
@@ -171,7 +175,10 @@ async fn session_ids_are_stored_hashed(app: &TestApp) {
     assert_eq!(stored, vec![sha256.as_str().to_owned()]);
     assert!(!stored[0].contains(&sid));
     assert_eq!(status(app, &stored[0]).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(status(app, &stored[0][..32]).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status(app, &stored[0][..32]).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(status(app, &sid).await, StatusCode::OK);
     // Renewal and log-out find the row by the same key.
     app.clock.advance(20 * MINUTE);

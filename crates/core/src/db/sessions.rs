@@ -46,8 +46,7 @@ impl SessionRecord {
     fn from_row(row: &AnyRow) -> Result<Self, DbError> {
         let key: String = row.try_get("session_id")?;
         Ok(Self {
-            key: SessionKey::parse(&key)
-                .map_err(|_| DbError::Corrupt("bad session key".into()))?,
+            key: SessionKey::parse(&key).map_err(|_| DbError::Corrupt("bad session key".into()))?,
             user_id: parse_id(row.try_get("user_id")?)?,
             user_name: row.try_get("login_name")?,
             expires_at_ms: row.try_get("ttl")?,
@@ -79,18 +78,14 @@ impl Db {
             "SELECT session_id, ttl, login_name, user_id, created_ms FROM sessions \
              WHERE session_id = ?",
         ))
-            .bind(key.as_str())
-            .fetch_one(self.pool())
-            .await?;
+        .bind(key.as_str())
+        .fetch_one(self.pool())
+        .await?;
         SessionRecord::from_row(&row)
     }
 
     /// Moves a session's expiry.
-    pub async fn renew_session(
-        &self,
-        key: &SessionKey,
-        expires_at_ms: i64,
-    ) -> Result<(), DbError> {
+    pub async fn renew_session(&self, key: &SessionKey, expires_at_ms: i64) -> Result<(), DbError> {
         sqlx::query(self.sql("UPDATE sessions SET ttl = ? WHERE session_id = ?"))
             .bind(expires_at_ms)
             .bind(key.as_str())

@@ -135,7 +135,10 @@ impl SessionStore {
     /// The live session with this id, if any. A session past half its idle time is
     /// renewed (up to its absolute lifetime), so an active user stays logged in while
     /// the database is written at most twice per TTL, not on every request.
-    pub async fn lookup(&self, presented: &SessionId) -> Result<Option<SessionRecord>, SessionError> {
+    pub async fn lookup(
+        &self,
+        presented: &SessionId,
+    ) -> Result<Option<SessionRecord>, SessionError> {
         let now = self.clock.now_ms();
         let key = presented.key();
         let id = &key;
@@ -153,7 +156,8 @@ impl SessionStore {
             return Ok(None);
         }
         let renewed = self.expiry(session.created_ms, now);
-        let renew = session.expires_at_ms - now < self.ttl_ms / 2 && renewed > session.expires_at_ms;
+        let renew =
+            session.expires_at_ms - now < self.ttl_ms / 2 && renewed > session.expires_at_ms;
         if renew {
             session.expires_at_ms = renewed;
             self.db.renew_session(id, session.expires_at_ms).await?;
