@@ -166,7 +166,7 @@ impl AuthLimits {
 
     /// Counts a log-in or registration from `client`; `Err(seconds)` says how long to
     /// wait when over the limit.
-    pub fn from_address(&self, client: IpAddr) -> Result<(), u64> {
+    pub fn on_address(&self, client: IpAddr) -> Result<(), u64> {
         self.per_address
             .check_key(&limit_key(client))
             .map_err(|not_until| {

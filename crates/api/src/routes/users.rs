@@ -61,7 +61,7 @@ pub async fn register(
     tracing::Span::current().record("user", name.as_str());
     state
         .limits()
-        .from_address(client)
+        .on_address(client)
         .map_err(ApiError::TooManyRequests)?;
     // A taken name costs no hash (the insert below still settles a race).
     if state
@@ -121,7 +121,7 @@ pub async fn login(
     let password = Password::parse(&body.pwd)?;
     let limits = state.limits();
     limits
-        .from_address(client)
+        .on_address(client)
         .map_err(ApiError::TooManyRequests)?;
     let user = state.db().user_by_name(name.as_str()).await.optional()?;
     if let Some(user) = &user {
