@@ -18,6 +18,8 @@ mod login_limiter;
 mod openapi;
 /// argon2id hashing off the async workers.
 mod password;
+/// The watch page's reads (video records, first comment pages) kept briefly.
+mod record_cache;
 /// The handlers, one module per resource.
 mod routes;
 /// The state shared by every handler.

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::listing_cache::ListingCache;
 use crate::login_limiter::LoginLimiter;
 use crate::password::Hasher;
+use crate::record_cache::RecordCache;
 
 /// Everything a handler needs, cheap to clone.
 #[derive(Clone)]
@@ -33,6 +34,8 @@ struct Inner {
     hasher: Hasher,
     /// Public listings as ready-made JSON.
     listings: ListingCache,
+    /// Video records and first comment pages.
+    records: RecordCache,
 }
 
 impl ApiState {
@@ -59,6 +62,7 @@ impl ApiState {
                 login_limiter: LoginLimiter::new(config.login_attempts_per_minute, clock.clone()),
                 hasher: Hasher::new(),
                 listings: ListingCache::new(config.listing_cache_ttl, clock.clone()),
+                records: RecordCache::new(config.listing_cache_ttl, clock.clone()),
                 signing_key: site.signing_key().await?,
                 db,
                 sessions,
@@ -119,5 +123,9 @@ impl ApiState {
 
     pub(crate) fn listings(&self) -> &ListingCache {
         &self.inner.listings
+    }
+
+    pub(crate) fn records(&self) -> &RecordCache {
+        &self.inner.records
     }
 }

@@ -9,3 +9,4 @@ mod openapi;
 mod sessions;
 mod users;
 mod videos;
+mod watch_cache;
