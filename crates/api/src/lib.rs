@@ -18,6 +18,8 @@ mod listing_cache;
 mod openapi;
 /// argon2id hashing on a bounded pool of its own.
 mod password;
+/// The watch page's reads (video records, first comment pages) kept briefly.
+mod record_cache;
 /// The handlers, one module per resource.
 mod routes;
 /// The state shared by every handler.

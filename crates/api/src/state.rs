@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::limits::AuthLimits;
 use crate::listing_cache::ListingCache;
 use crate::password::Hasher;
+use crate::record_cache::RecordCache;
 
 /// Everything a handler needs, cheap to clone.
 #[derive(Clone)]
@@ -34,6 +35,8 @@ struct Inner {
     hasher: Hasher,
     /// Public listings as ready-made JSON.
     listings: ListingCache,
+    /// Video records and first comment pages.
+    records: RecordCache,
 }
 
 impl ApiState {
@@ -68,6 +71,7 @@ impl ApiState {
                     config.hash_queue,
                 ),
                 listings: ListingCache::new(config.listing_cache_ttl, clock.clone()),
+                records: RecordCache::new(config.listing_cache_ttl, clock.clone()),
                 signing_key: site.signing_key().await?,
                 db,
                 sessions,
@@ -128,6 +132,10 @@ impl ApiState {
 
     pub(crate) fn listings(&self) -> &ListingCache {
         &self.inner.listings
+    }
+
+    pub(crate) fn records(&self) -> &RecordCache {
+        &self.inner.records
     }
 }
 

@@ -1,9 +1,11 @@
 //! Processes one clip through reel's scheduler (SQLite, local storage) and times it from
-//! the moment the task is queued to the moment the video is ready; then writes the
-//! ffmpeg and ffprobe commands that processing ran as a shell script, so that
-//! `bench/process.sh` can time the same commands run bare.
+//! the moment the task is queued to the moment the video is ready (plays) and to the
+//! moment it is processed (ladder and poster made); then writes the ffmpeg and ffprobe
+//! commands that processing ran as shell scripts, so that `bench/process.sh` can time
+//! the same commands run bare: those that make it playable, and all of them.
 //!
-//! Usage: `process_bench <clip> <work dir>`; prints `reel_ms=N`, writes `<work dir>/bare.sh`.
+//! Usage: `process_bench <clip> <work dir>`; prints `ready_ms=N` and `reel_ms=N`,
+//! writes `<work dir>/bare-first.sh` and `<work dir>/bare.sh`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -30,13 +32,15 @@ async fn main() -> anyhow::Result<()> {
         bail!("usage: process_bench <clip> <work dir>");
     };
     let (clip, work) = (PathBuf::from(clip), PathBuf::from(work));
-    let reel_ms = through_reel(&clip, &work.join("reel")).await?;
+    let (ready_ms, reel_ms) = through_reel(&clip, &work.join("reel")).await?;
+    println!("ready_ms={ready_ms}");
     println!("reel_ms={reel_ms}");
-    write_bare_script(&clip, &work.join("bare"), &work.join("bare.sh")).await
+    write_bare_script(&clip, &work.join("bare"), &work).await
 }
 
-/// Uploads the clip, queues its processing, and waits until the video is ready.
-async fn through_reel(clip: &Path, data: &Path) -> anyhow::Result<u128> {
+/// Uploads the clip, queues its processing, and waits until the video is ready, then
+/// processed; returns both times.
+async fn through_reel(clip: &Path, data: &Path) -> anyhow::Result<(u128, u128)> {
     std::fs::create_dir_all(data)?;
     let config = Config {
         tick: Duration::from_millis(20),
@@ -47,7 +51,7 @@ async fn through_reel(clip: &Path, data: &Path) -> anyhow::Result<u128> {
     site.db.data_dir = data.to_owned();
     site.signing_key = Some(SigningKey::random());
     let scheduler = SchedulerState::build(config, &Site::new(site)).await?;
-    ensure!(scheduler.processes_uploads(), "ffmpeg is required");
+    ensure!(scheduler.processes_uploads().await, "ffmpeg is required");
     let db = scheduler.db();
     let user = UserId::random();
     db.create_user(user, "bench", "not a real hash", 0).await?;
@@ -75,22 +79,28 @@ async fn through_reel(clip: &Path, data: &Path) -> anyhow::Result<u128> {
     let running = scheduler.spawn(stop.clone().cancelled_owned());
     let started = Instant::now();
     scheduler.enqueue_process(video).await?;
+    let mut ready = None;
     loop {
         let state = db.media_state(video).await?.context("the video vanished")?;
         match state.status {
             VideoStatus::Ready if state.processed => break,
+            VideoStatus::Ready => {
+                ready.get_or_insert_with(|| started.elapsed().as_millis());
+            }
             VideoStatus::Failed => bail!("processing failed: {:?}", db.video(video).await?.failure),
-            _ => tokio::time::sleep(Duration::from_millis(10)).await,
+            _ => {}
         }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let elapsed = started.elapsed().as_millis();
     stop.cancel();
     running.await?;
-    Ok(elapsed)
+    Ok((ready.unwrap_or(elapsed), elapsed))
 }
 
-/// Writes the commands processing runs for the clip, in a fresh directory, as a script.
-async fn write_bare_script(clip: &Path, dir: &Path, script: &Path) -> anyhow::Result<()> {
+/// Writes the commands processing runs for the clip, in a fresh directory, as scripts
+/// in `work`: `bare-first.sh` until it plays, `bare.sh` all of them.
+async fn write_bare_script(clip: &Path, dir: &Path, work: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::copy(clip, dir.join(files::ORIGINAL))?;
     let ffmpeg = Ffmpeg::detect(FfmpegSettings {
@@ -114,14 +124,19 @@ async fn write_bare_script(clip: &Path, dir: &Path, script: &Path) -> anyhow::Re
         format!("{program} {} > /dev/null\n", args.join(" "))
     };
     text.push_str(&line("ffprobe", &probe_args(files::ORIGINAL, &source)));
-    text.push_str(&line("ffmpeg", &plan.main_args(&source)));
+    text.push_str(&line("ffmpeg", &plan.first_args(&source)));
+    std::fs::write(work.join("bare-first.sh"), &text)?;
+    text.push_str(&line(
+        "ffmpeg",
+        &plan.ladder_args(&source, !plan.remux_only()),
+    ));
     text.push_str(&line("ffmpeg", &plan.poster_args(&source)));
     let segments = ffmpeg.source(Container::MpegTs);
     for rung in &plan.rungs {
         let segment = format!("{}/{}/seg_000.ts", files::HLS, rung.name);
         text.push_str(&line("ffprobe", &probe_args(&segment, &segments)));
     }
-    std::fs::write(script, text)?;
+    std::fs::write(work.join("bare.sh"), text)?;
     Ok(())
 }
 

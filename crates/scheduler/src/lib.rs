@@ -46,7 +46,6 @@ pub use error::SchedulerError;
 pub use reconcile::Reconciled;
 pub use sweep::Swept;
 
-use crate::ffmpeg::Ffmpeg;
 use crate::queue::DbQueue;
 use crate::runner::{RetryPolicy, Runner, RunnerSettings};
 use crate::tasks::Tasks;
@@ -81,22 +80,23 @@ impl SchedulerState {
     pub async fn build(config: Config, site: &Site) -> anyhow::Result<Self> {
         let db = site.db().await?;
         let storage = site.storage().await?;
-        let ffmpeg = Ffmpeg::detect(config.ffmpeg_settings()).await;
         let instance = config.instance();
-        tracing::info!(
-            storage = %storage.describe(),
-            ffmpeg = ffmpeg.is_some(),
-            %instance,
-            "scheduler ready"
-        );
+        tracing::info!(storage = %storage.describe(), %instance, "scheduler ready");
         let clock = site.clock();
         let tasks = Tasks::new(
             db.clone(),
             storage.clone(),
-            ffmpeg,
+            config.ffmpeg_settings(),
             config.work_dir(),
             clock.clone(),
         );
+        // Running ffmpeg and ffprobe once takes a while: it is done beside the start,
+        // not before it; a task that needs them first waits for the answer.
+        let detecting = tasks.clone();
+        tokio::spawn(async move {
+            let found = detecting.ffmpeg().await.is_some();
+            tracing::info!(ffmpeg = found, "looked for ffmpeg");
+        });
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -124,8 +124,8 @@ impl SchedulerState {
     }
 
     /// Whether uploads are processed (ffmpeg works) or served as they came.
-    pub fn processes_uploads(&self) -> bool {
-        self.inner.tasks.ffmpeg.is_some()
+    pub async fn processes_uploads(&self) -> bool {
+        self.inner.tasks.ffmpeg().await.is_some()
     }
 
     pub(crate) fn signing_key(&self) -> &SigningKey {

@@ -41,7 +41,7 @@ pub async fn pass(scheduler: &SchedulerState) -> Result<Reconciled, SchedulerErr
             done.queued_uploads += 1;
         }
     }
-    if scheduler.processes_uploads() {
+    if scheduler.processes_uploads().await {
         for video in scheduler.db().unprocessed_ready_videos(PASS_LIMIT).await? {
             tracing::info!(%video, "ffmpeg works now: processing an upload served as it came");
             scheduler.enqueue_process(video).await?;

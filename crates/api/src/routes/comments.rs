@@ -1,5 +1,7 @@
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use reel_core::db::{CommentRecord, VideoRecord};
 use reel_core::domain::CommentText;
 use reel_core::error_body::ErrorBody;
@@ -20,14 +22,19 @@ async fn visible_video(
     vid: VideoId,
     viewer: Option<UserId>,
 ) -> Result<VideoRecord, ApiError> {
-    let video = state.db().video(vid).await.or_not_found("video")?;
+    let video = state
+        .records()
+        .video(state.db(), vid)
+        .await
+        .or_not_found("video")?;
     if !visible_to(&video, viewer) {
         return Err(ApiError::NotFound("video"));
     }
     Ok(video)
 }
 
-/// A video's comments, newest first.
+/// A video's comments, newest first. The first page is kept briefly as ready-made
+/// JSON, the same for every reader who may see the video.
 #[utoipa::path(
     get, path = "/videos/{vid}/comments", tag = "comments",
     params(VideoPath, PageQuery),
@@ -44,15 +51,32 @@ pub async fn list_comments(
     PathParams(VideoPath { vid }): PathParams<VideoPath>,
     QueryParams(query): QueryParams<PageQuery>,
     Viewer(viewer): Viewer,
-) -> Result<Json<CommentList>, ApiError> {
+) -> Result<Response, ApiError> {
+    let first = query.cursor.is_none();
     let (cursor, limit) = page_of(query)?;
     visible_video(&state, vid, viewer.map(|s| s.user_id)).await?;
+    let records = state.records();
+    if first && let Some(body) = records.first_comments(vid, limit.get()).await {
+        return Ok(json_body(body));
+    }
+    let read_at = records.now_ms();
     let page = state.db().comments_of(vid, &cursor, limit.get()).await?;
     let next_cursor = next_cursor(&page);
-    Ok(Json(CommentList {
+    let list = CommentList {
         comments: page.items.into_iter().map(CommentView::from).collect(),
         next_cursor,
-    }))
+    };
+    let body = Bytes::from(serde_json::to_vec(&list).map_err(|e| ApiError::Internal(e.into()))?);
+    if first {
+        records
+            .put_first_comments(vid, limit.get(), body.clone(), read_at)
+            .await;
+    }
+    Ok(json_body(body))
+}
+
+fn json_body(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Post a comment as the logged-in user.
@@ -99,6 +123,7 @@ pub async fn post_comment(
         )
         .await
         .or_not_found("video")?;
+    state.records().forget_comments(vid);
     Ok((StatusCode::CREATED, Json(comment.into())))
 }
 
@@ -137,5 +162,6 @@ pub async fn delete_comment(
         .delete_comment(cid)
         .await
         .or_not_found("comment")?;
+    state.records().forget_comments(vid);
     Ok(StatusCode::NO_CONTENT)
 }

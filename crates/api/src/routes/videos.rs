@@ -132,7 +132,11 @@ pub async fn get_video(
     Viewer(viewer): Viewer,
 ) -> Result<Json<VideoView>, ApiError> {
     let viewer = viewer.map(|s| s.user_id);
-    let video = state.db().video(vid).await.or_not_found("video")?;
+    let video = state
+        .records()
+        .video(state.db(), vid)
+        .await
+        .or_not_found("video")?;
     if video.author != name.as_str() || !visible_to(&video, viewer) {
         return Err(ApiError::NotFound("video"));
     }
@@ -219,6 +223,7 @@ pub async fn delete_video(
         .await
         .or_not_found("video")?;
     state.listings().forget_user(name.as_str());
+    state.records().forget_video(vid).await;
     tracing::info!("video deleted; its files are queued for removal");
     Ok(StatusCode::NO_CONTENT)
 }

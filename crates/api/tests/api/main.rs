@@ -11,3 +11,4 @@ mod openapi;
 mod sessions;
 mod users;
 mod videos;
+mod watch_cache;

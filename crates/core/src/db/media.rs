@@ -24,6 +24,12 @@ pub struct MediaState {
     pub processed: bool,
     /// The entity tag of the upload that `status` describes, once one was handled.
     pub source_etag: Option<String>,
+    /// Progress in percent: of making the upload playable while `processing`, of the
+    /// rest (the ladder) while `ready` and not yet `processed`.
+    pub progress: Option<i64>,
+    /// Why processing failed, if it did (a `ready` video keeps playing when only the
+    /// ladder failed).
+    pub failure: Option<String>,
 }
 
 /// The facts processing learned about a video.
@@ -51,12 +57,21 @@ macro_rules! no_processing_queued {
     };
 }
 
+/// The condition that a video plays already while the rest of its processing runs:
+/// ready, not processed, with a progress.
+macro_rules! playable_unprocessed {
+    () => {
+        "(status = 'ready' AND processed = 0 AND progress IS NOT NULL)"
+    };
+}
+
 impl Db {
     /// The processing state of a video; `None` when it does not exist (any more).
     pub async fn media_state(&self, id: VideoId) -> Result<Option<MediaState>, DbError> {
-        let row = sqlx::query(
-            self.sql("SELECT status, processed, source_etag FROM video_info WHERE id = ?"),
-        )
+        let row = sqlx::query(self.sql(
+            "SELECT status, processed, source_etag, progress, failure FROM video_info \
+                 WHERE id = ?",
+        ))
         .bind(id.to_string())
         .fetch_optional(self.pool())
         .await?;
@@ -70,6 +85,8 @@ impl Db {
                 .ok_or_else(|| DbError::Corrupt(format!("bad status {status:?}")))?,
             processed: processed != 0,
             source_etag: row.try_get("source_etag")?,
+            progress: row.try_get("progress")?,
+            failure: row.try_get("failure")?,
         }))
     }
 
@@ -114,14 +131,19 @@ impl Db {
         Ok(n == 1)
     }
 
-    /// Records processing progress in percent, while the video is being processed.
+    /// Records processing progress in percent, while the video is being processed, or
+    /// while the rest is made of a video that plays already.
     pub async fn set_progress(&self, id: VideoId, percent: i64) -> Result<(), DbError> {
-        sqlx::query(self.sql("UPDATE video_info SET progress = ? WHERE id = ? AND status = ?"))
-            .bind(percent)
-            .bind(id.to_string())
-            .bind(VideoStatus::Processing.as_str())
-            .execute(self.pool())
-            .await?;
+        sqlx::query(self.sql(concat!(
+            "UPDATE video_info SET progress = ? WHERE id = ? AND (status = ? OR ",
+            playable_unprocessed!(),
+            ")"
+        )))
+        .bind(percent)
+        .bind(id.to_string())
+        .bind(VideoStatus::Processing.as_str())
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -134,12 +156,39 @@ impl Db {
         processed: bool,
         source_etag: &str,
     ) -> Result<bool, DbError> {
+        self.mark_ready(id, facts, processed, None, source_etag)
+            .await
+    }
+
+    /// Marks a video ready as soon as its first browser-ready rendition is stored, with
+    /// what was learned of the upload whose tag is `source_etag`: not yet `processed`,
+    /// its progress now that of the rest of the processing. False when the video does
+    /// not exist (any more).
+    pub async fn mark_playable(
+        &self,
+        id: VideoId,
+        facts: &MediaFacts,
+        source_etag: &str,
+    ) -> Result<bool, DbError> {
+        self.mark_ready(id, facts, false, Some(0), source_etag)
+            .await
+    }
+
+    async fn mark_ready(
+        &self,
+        id: VideoId,
+        facts: &MediaFacts,
+        processed: bool,
+        progress: Option<i64>,
+        source_etag: &str,
+    ) -> Result<bool, DbError> {
         let n = sqlx::query(self.sql(
-            "UPDATE video_info SET status = ?, progress = NULL, failure = NULL, size = ?, \
+            "UPDATE video_info SET status = ?, progress = ?, failure = NULL, size = ?, \
              duration_ms = ?, width = ?, height = ?, video_codec = ?, audio_codec = ?, \
              processed = ?, source_etag = ? WHERE id = ?",
         ))
         .bind(VideoStatus::Ready.as_str())
+        .bind(progress)
         .bind(facts.size)
         .bind(facts.duration_ms)
         .bind(facts.width)
@@ -156,17 +205,21 @@ impl Db {
     }
 
     /// Marks a video failed with a reason people can read; `source_etag` names the
-    /// upload that failed, when known. False when the video does not exist.
+    /// upload that failed, when known. A video that plays already (only the rest of
+    /// its processing failed) stays ready, unprocessed, with the reason. False when
+    /// the video does not exist.
     pub async fn fail_processing(
         &self,
         id: VideoId,
         reason: &str,
         source_etag: Option<&str>,
     ) -> Result<bool, DbError> {
-        let n = sqlx::query(self.sql(
-            "UPDATE video_info SET status = ?, progress = NULL, failure = ?, \
-             source_etag = COALESCE(?, source_etag) WHERE id = ?",
-        ))
+        let n = sqlx::query(self.sql(concat!(
+            "UPDATE video_info SET status = CASE WHEN ",
+            playable_unprocessed!(),
+            " THEN status ELSE ? END, progress = NULL, failure = ?, \
+             source_etag = COALESCE(?, source_etag) WHERE id = ?"
+        )))
         .bind(VideoStatus::Failed.as_str())
         .bind(reason)
         .bind(source_etag)
@@ -202,7 +255,8 @@ impl Db {
     /// task pending or running.
     pub async fn unprocessed_ready_videos(&self, limit: u32) -> Result<Vec<VideoId>, DbError> {
         let rows = sqlx::query(self.sql(concat!(
-            "SELECT v.id FROM video_info v WHERE v.status = ? AND v.processed = 0 ",
+            "SELECT v.id FROM video_info v WHERE v.status = ? AND v.processed = 0 \
+             AND v.failure IS NULL ",
             no_processing_queued!(),
             "ORDER BY v.create_time, v.id LIMIT ?"
         )))

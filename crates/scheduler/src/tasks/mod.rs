@@ -6,12 +6,15 @@ pub mod delete;
 pub mod process;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use reel_core::clock::SharedClock;
 use reel_core::db::{ClaimedTask, Db, TaskKind};
 use reel_core::storage::Storage;
 
-use crate::ffmpeg::Ffmpeg;
+use tokio::sync::OnceCell;
+
+use crate::ffmpeg::{Ffmpeg, FfmpegSettings};
 use crate::runner::{Execute, TaskOutcome};
 
 /// The executor of reel's tasks: what they need, and which code runs each kind.
@@ -21,8 +24,10 @@ pub struct Tasks {
     pub(crate) db: Db,
     /// Video files.
     pub(crate) storage: Storage,
-    /// ffmpeg, when it works on this machine.
-    pub(crate) ffmpeg: Option<Ffmpeg>,
+    /// How ffmpeg is run, and whether it works on this machine: found out once, on
+    /// first use ([`Tasks::ffmpeg`]), which the scheduler makes in the background at
+    /// start so that starting never waits for ffmpeg.
+    ffmpeg: Arc<(FfmpegSettings, OnceCell<Option<Ffmpeg>>)>,
     /// Where processing keeps its working files when storage is S3 (on local disk they
     /// live beside the store, so that outputs move into place without a copy).
     pub(crate) work_dir: PathBuf,
@@ -31,22 +36,31 @@ pub struct Tasks {
 }
 
 impl Tasks {
-    /// An executor over `db` and `storage`; without `ffmpeg`, uploads are served as
-    /// they came.
+    /// An executor over `db` and `storage`, running ffmpeg as `ffmpeg` says; where
+    /// ffmpeg does not work, uploads are served as they came.
     pub fn new(
         db: Db,
         storage: Storage,
-        ffmpeg: Option<Ffmpeg>,
+        ffmpeg: FfmpegSettings,
         work_dir: PathBuf,
         clock: SharedClock,
     ) -> Self {
         Self {
             db,
             storage,
-            ffmpeg,
+            ffmpeg: Arc::new((ffmpeg, OnceCell::new())),
             work_dir,
             clock,
         }
+    }
+
+    /// ffmpeg, when it works on this machine (checked on the first call).
+    pub(crate) async fn ffmpeg(&self) -> Option<&Ffmpeg> {
+        let (settings, found) = &*self.ffmpeg;
+        found
+            .get_or_init(|| Ffmpeg::detect(settings.clone()))
+            .await
+            .as_ref()
     }
 }
 

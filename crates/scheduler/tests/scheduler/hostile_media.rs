@@ -198,7 +198,7 @@ async fn listener() -> (u16, Arc<AtomicUsize>) {
 async fn playlists_and_session_descriptions_make_ffmpeg_open_nothing_else() {
     let (port, seen) = listener().await;
     let app = TestScheduler::start(|_| {}).await;
-    assert!(app.scheduler.processes_uploads(), "real ffmpeg");
+    assert!(app.scheduler.processes_uploads().await, "real ffmpeg");
     let victim = new_video(app.db()).await;
     app.upload(victim, &tiny_clip(app.data.path(), "tiny.mp4"))
         .await;

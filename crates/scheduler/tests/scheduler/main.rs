@@ -2,6 +2,7 @@
 
 mod delete;
 mod deleted_playback;
+mod first_rendition;
 mod helpers;
 mod hostile_media;
 mod intake;

@@ -408,7 +408,9 @@ async fn ffmpeg_jobs_are_limited() {
         running += if line.starts_with("start") { 1 } else { -1 };
         assert!(running <= 1, "two ffmpeg jobs at once:\n{log}");
     }
-    assert_eq!(log.lines().count(), 6);
+    // Two runs with progress per video (the first rendition, then the ladder), each
+    // logging its start and end.
+    assert_eq!(log.lines().count(), 12);
     app.stop().await;
 }
 
@@ -419,7 +421,7 @@ async fn without_ffmpeg_uploads_are_served_as_they_came() {
         c.ffprobe = "/nonexistent/ffprobe".into();
     })
     .await;
-    assert!(!app.scheduler.processes_uploads());
+    assert!(!app.scheduler.processes_uploads().await);
     let file = app.data.path().join("upload.bin");
     std::fs::write(&file, b"whatever the stream server accepted").unwrap();
     let video = process(&app, &file, TaskState::Done).await;

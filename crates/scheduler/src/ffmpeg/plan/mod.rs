@@ -165,6 +165,13 @@ impl Plan {
     /// rung is encoded (or copied) once and written both as the MP4 (`faststart`) and as
     /// HLS through the `tee` muxer.
     pub fn main_args(&self, source: &Source) -> Vec<OsString> {
+        self.ladder_args(source, true)
+    }
+
+    /// The HLS ladder alone, or with `playable.mp4` from its top rung when `mp4`: the
+    /// command [`Plan::main_args`] describes. Without the MP4 it is for an upload whose
+    /// first rendition is the final one already (a remux).
+    pub fn ladder_args(&self, source: &Source, mp4: bool) -> Vec<OsString> {
         let threads = source.threads.to_string();
         let mut args = preamble(&threads);
         args.extend(["-progress", "pipe:1", "-nostats"].map(String::from));
@@ -225,7 +232,7 @@ impl Plan {
             let dir = format!("{}/{}", files::HLS, rung.name);
             let segments = format!("{dir}/seg_%03d.ts");
             let playlist = format!("{dir}/{}", files::MEDIA_PLAYLIST);
-            if i == last {
+            if i == last && mp4 {
                 // The MP4 wants codec headers out of band and the TS segments in band;
                 // with `tee` ffmpeg cannot tell, so ask for global headers explicitly.
                 args.extend([
@@ -336,6 +343,9 @@ fn filter_graph(encoded: &[(usize, &Rung)]) -> String {
     }
     graph
 }
+
+/// The first rendition: what makes an upload playable soonest.
+mod first;
 
 /// The plan's decisions for the kinds of upload that matter.
 #[cfg(test)]

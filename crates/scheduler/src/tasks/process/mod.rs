@@ -1,8 +1,10 @@
 //! Making an upload playable in every browser, in named stages: **fetch** the original
-//! into a working directory, **plan** what to make from its probe, **transcode** it with
-//! ffmpeg, **publish** what was made. On local disk the original is read where it lies
-//! (linked, not copied) and the outputs are made beside the store and moved into place;
-//! on S3 the original is downloaded and the outputs uploaded.
+//! into a working directory, **plan** what to make from its probe, make the **first**
+//! rendition (a faststart remux, or a quick encode) and **publish** it, marking the video
+//! ready; then **transcode** the ladder and poster and **publish** them, marking it
+//! processed. On local disk the original is read where it lies (linked, not copied) and
+//! the outputs are made beside the store and moved into place; on S3 the original is
+//! downloaded and the outputs uploaded.
 
 /// The stages.
 mod stages;
@@ -62,10 +64,12 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-/// Probes the upload of `video` and makes it playable everywhere: `playable.mp4`
-/// (H.264/AAC, `faststart`; remuxed when the codecs fit, transcoded otherwise), an HLS
-/// ladder with a master playlist, and a JPEG poster, then marks the video ready. A file
-/// ffmpeg cannot read marks it failed with the reason. Without ffmpeg the upload is
+/// Probes the upload of `video` and makes it playable everywhere: first `playable.mp4`
+/// (H.264/AAC, `faststart`; remuxed when the codecs fit, quickly transcoded otherwise),
+/// after which the video is ready; then an HLS ladder with a master playlist, a JPEG
+/// poster and, when the first MP4 was a quick one, the MP4 at full quality, after which
+/// it is processed. A file ffmpeg cannot read marks it failed with the reason (a video
+/// that plays already stays ready, with the reason). Without ffmpeg the upload is
 /// marked ready as it came, unprocessed.
 pub async fn run(tasks: &Tasks, video: VideoId) -> TaskOutcome {
     match process(tasks, video).await {
@@ -86,7 +90,12 @@ pub async fn run(tasks: &Tasks, video: VideoId) -> TaskOutcome {
 }
 
 async fn process(tasks: &Tasks, video: VideoId) -> Result<(), Failure> {
-    let Some((ffmpeg, original)) = admit(tasks, video).await? else {
+    let Some(Admitted {
+        ffmpeg,
+        original,
+        playable,
+    }) = admit(tasks, video).await?
+    else {
         return Ok(());
     };
     let _slot = ffmpeg.job_slot().await;
@@ -94,23 +103,45 @@ async fn process(tasks: &Tasks, video: VideoId) -> Result<(), Failure> {
     let work = stages::fetch(tasks, video, &original).await?;
     let dir = work.path();
     let planned = stages::plan(ffmpeg, dir, &original.etag).await?;
-    let duration_ms =
-        stages::transcode(tasks, ffmpeg, video, dir, &planned, &original.etag).await?;
-    stages::publish(&tasks.storage, video, &original, dir).await?;
-    if record(tasks, video, &original, &planned.probe, duration_ms).await? {
+    let etag = original.etag.as_str();
+    let mut duration_ms = planned.probe.duration_ms;
+    if !playable {
+        duration_ms = stages::first(tasks, ffmpeg, video, dir, &planned, etag).await?;
+        stages::publish(&tasks.storage, video, &original, dir).await?;
+        if !record(tasks, video, &original, &planned.probe, duration_ms, false).await? {
+            return Ok(());
+        }
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "the upload is ready"
+            "the upload is ready to watch; making the rest"
+        );
+    }
+    stages::transcode(tasks, ffmpeg, video, dir, &planned, duration_ms, etag).await?;
+    stages::publish(&tasks.storage, video, &original, dir).await?;
+    if record(tasks, video, &original, &planned.probe, duration_ms, true).await? {
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "the upload is processed"
         );
     }
     Ok(())
 }
 
+/// An upload admitted for processing.
+struct Admitted<'a> {
+    ffmpeg: &'a Ffmpeg,
+    /// The stored upload.
+    original: ObjectInfo,
+    /// Whether the video plays already (its first rendition is stored): only the rest
+    /// is to be made, and the video stays ready meanwhile.
+    playable: bool,
+}
+
 /// Decides whether the upload of `video` is to be processed now, and marks it
-/// processing: `None` when there is nothing to do (no video, in which case its files are
-/// removed; no upload; an upload handled already; or no ffmpeg, in which case the upload
-/// is marked ready as it came).
-async fn admit(tasks: &Tasks, video: VideoId) -> Result<Option<(&Ffmpeg, ObjectInfo)>, Failure> {
+/// processing unless it plays already: `None` when there is nothing to do (no video, in
+/// which case its files are removed; no upload; an upload handled already; or no
+/// ffmpeg, in which case the upload is marked ready as it came).
+async fn admit(tasks: &Tasks, video: VideoId) -> Result<Option<Admitted<'_>>, Failure> {
     let Some(state) = tasks.db.media_state(video).await? else {
         // Deleted (or never was): what is stored of it belongs to nobody.
         let objects = tasks
@@ -125,17 +156,19 @@ async fn admit(tasks: &Tasks, video: VideoId) -> Result<Option<(&Ffmpeg, ObjectI
         tracing::info!("nothing uploaded yet; nothing to process");
         return Ok(None);
     };
+    let found = tasks.ffmpeg().await;
+    let this_upload = state.source_etag.as_deref() == Some(original.etag.as_str());
     let handled = match state.status {
         VideoStatus::Failed => true,
-        VideoStatus::Ready => state.processed || tasks.ffmpeg.is_none(),
+        VideoStatus::Ready => state.processed || state.failure.is_some() || found.is_none(),
         VideoStatus::AwaitingUpload | VideoStatus::Processing => false,
     };
-    if handled && state.source_etag.as_deref() == Some(original.etag.as_str()) {
+    if handled && this_upload {
         tracing::info!("this upload was handled already");
         return Ok(None);
     }
     let size = i64::try_from(original.size).unwrap_or(i64::MAX);
-    let Some(ffmpeg) = &tasks.ffmpeg else {
+    let Some(ffmpeg) = found else {
         let facts = MediaFacts {
             size,
             ..MediaFacts::default()
@@ -151,20 +184,30 @@ async fn admit(tasks: &Tasks, video: VideoId) -> Result<Option<(&Ffmpeg, ObjectI
         let empty = MediaError::Unusable("the upload is empty".into());
         return Err(Failure::of_media(empty, &original.etag));
     }
-    if !tasks.db.start_processing(video, size).await? {
+    // A ready video of this upload keeps playing while it is processed: one served as
+    // it came (processed by nobody yet) until its first rendition replaces that, one
+    // whose first rendition is stored (a progress says so) until the rest is made.
+    let ready = state.status == VideoStatus::Ready && this_upload;
+    if !ready && !tasks.db.start_processing(video, size).await? {
         return Ok(None);
     }
-    Ok(Some((ffmpeg, original)))
+    Ok(Some(Admitted {
+        ffmpeg,
+        original,
+        playable: ready && state.progress.is_some(),
+    }))
 }
 
-/// Records what was learnt of the upload and marks the video ready; false when the
-/// video was deleted meanwhile, in which case what was published is removed.
+/// Records what was learnt of the upload and marks the video ready, and `processed`
+/// or not; false when the video was deleted meanwhile, in which case what was published
+/// is removed.
 async fn record(
     tasks: &Tasks,
     video: VideoId,
     original: &ObjectInfo,
     probe: &Probe,
     duration_ms: Option<i64>,
+    processed: bool,
 ) -> Result<bool, Failure> {
     let display = probe.video.as_ref().map(|v| v.display_size());
     let facts = MediaFacts {
@@ -175,11 +218,18 @@ async fn record(
         video_codec: probe.video.as_ref().map(|v| v.codec.clone()),
         audio_codec: probe.audio.as_ref().map(|a| a.codec.clone()),
     };
-    if tasks
-        .db
-        .finish_processing(video, &facts, true, &original.etag)
-        .await?
-    {
+    let marked = if processed {
+        tasks
+            .db
+            .finish_processing(video, &facts, true, &original.etag)
+            .await?
+    } else {
+        tasks
+            .db
+            .mark_playable(video, &facts, &original.etag)
+            .await?
+    };
+    if marked {
         return Ok(true);
     }
     // Deleted while it was processed: what was just stored belongs to nobody.

@@ -105,10 +105,10 @@ pub(super) async fn plan(ffmpeg: &Ffmpeg, dir: &Path, etag: &str) -> Result<Plan
     })
 }
 
-/// Transcode: the playable MP4 and the HLS ladder (progress recorded as it goes), the
-/// poster and the master playlist, all under [`files::OUT`]. Returns the duration, from
-/// the MP4 when the upload did not say.
-pub(super) async fn transcode(
+/// First: the first `playable.mp4` under [`files::OUT`] (progress recorded as it goes),
+/// a faststart remux of an upload browsers play as it is, a quick encode of anything
+/// else. Returns the duration, from the MP4 when the upload did not say.
+pub(super) async fn first(
     tasks: &Tasks,
     ffmpeg: &Ffmpeg,
     video: VideoId,
@@ -116,29 +116,21 @@ pub(super) async fn transcode(
     planned: &Planned,
     etag: &str,
 ) -> Result<Option<i64>, Failure> {
-    let unusable = |e| Failure::of_media(e, etag);
     let Planned {
         source,
         probe,
         plan,
     } = planned;
-    let (progress, watched) = watch::channel(0u8);
-    let convert = async {
-        let args = plan.main_args(source);
-        let done = ffmpeg
-            .run(dir, &args, probe.duration_ms, Some(&progress))
-            .await;
-        drop(progress);
-        done
-    };
-    let (converted, ()) = tokio::join!(convert, write_progress(&tasks.db, video, watched));
-    converted.map_err(unusable)?;
-    ffmpeg
-        .run(dir, &plan.poster_args(source), probe.duration_ms, None)
-        .await
-        .map_err(unusable)?;
-    let master = master_playlist(ffmpeg, dir, plan).await?;
-    tokio::fs::write(dir.join(files::HLS).join(files::MASTER), master).await?;
+    run_with_progress(
+        tasks,
+        ffmpeg,
+        video,
+        dir,
+        &plan.first_args(source),
+        probe,
+        etag,
+    )
+    .await?;
     Ok(match probe.duration_ms {
         Some(d) => Some(d),
         // Some uploads (browser recordings) do not say how long they are; the MP4 does.
@@ -148,6 +140,65 @@ pub(super) async fn transcode(
             .ok()
             .and_then(|p| p.duration_ms),
     })
+}
+
+/// Transcode: the HLS ladder (progress recorded as it goes) with, unless the first
+/// MP4 was a remux and so final already, the MP4 at full quality; the poster and the
+/// master playlist, all under [`files::OUT`].
+pub(super) async fn transcode(
+    tasks: &Tasks,
+    ffmpeg: &Ffmpeg,
+    video: VideoId,
+    dir: &Path,
+    planned: &Planned,
+    duration_ms: Option<i64>,
+    etag: &str,
+) -> Result<(), Failure> {
+    let unusable = |e| Failure::of_media(e, etag);
+    let Planned {
+        source,
+        probe,
+        plan,
+    } = planned;
+    let mp4 = !plan.remux_only();
+    if !mp4 {
+        // Published already (and moved there on local disk; not to be uploaded twice).
+        match tokio::fs::remove_file(dir.join(files::PLAYABLE)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+    }
+    let args = plan.ladder_args(source, mp4);
+    run_with_progress(tasks, ffmpeg, video, dir, &args, probe, etag).await?;
+    ffmpeg
+        .run(dir, &plan.poster_args(source), duration_ms, None)
+        .await
+        .map_err(unusable)?;
+    let master = master_playlist(ffmpeg, dir, plan).await?;
+    tokio::fs::write(dir.join(files::HLS).join(files::MASTER), master).await?;
+    Ok(())
+}
+
+/// Runs ffmpeg with `args`, writing its progress to the video as it goes.
+async fn run_with_progress(
+    tasks: &Tasks,
+    ffmpeg: &Ffmpeg,
+    video: VideoId,
+    dir: &Path,
+    args: &[std::ffi::OsString],
+    probe: &Probe,
+    etag: &str,
+) -> Result<(), Failure> {
+    let (progress, watched) = watch::channel(0u8);
+    let convert = async {
+        let done = ffmpeg
+            .run(dir, args, probe.duration_ms, Some(&progress))
+            .await;
+        drop(progress);
+        done
+    };
+    let (converted, ()) = tokio::join!(convert, write_progress(&tasks.db, video, watched));
+    converted.map_err(|e| Failure::of_media(e, etag))
 }
 
 /// Publish: stores everything under [`files::OUT`] unless a new upload replaced the

@@ -56,6 +56,8 @@ class OwnedVideo {
     if (up === 'failed') return 'upload-failed';
     const { status } = this.video;
     if (status === 'awaiting_upload') return this.uploaded || up === 'done' ? 'queued' : 'incomplete';
+    // Ready to watch while the other sizes and the poster are still being made.
+    if (status === 'ready' && !this.video.processed && this.video.progress != null) return 'playable';
     return status;
   }
 
@@ -126,7 +128,7 @@ class OwnedVideo {
   schedulePoll() {
     clearTimeout(this.timer);
     const phase = this.phase();
-    if (phase === 'queued' || phase === 'processing') {
+    if (phase === 'queued' || phase === 'processing' || phase === 'playable') {
       this.timer = setTimeout(() => this.poll(), POLL_MS);
     }
   }
@@ -253,6 +255,13 @@ class OwnedVideo {
       case 'processing': {
         const p = this.video.progress ?? 0;
         parts = [h('span', { class: 'badge info' }, `Processing ${p}%`), bar(p, `Processing of ${this.title}`)];
+        break;
+      }
+      case 'playable': {
+        const p = this.video.progress ?? 0;
+        parts = [h('span', { class: 'badge ok' }, 'Ready'),
+          bar(p, `More sizes of ${this.title}`),
+          h('span', { class: 'detail' }, `Making more sizes and the poster · ${p}%`)];
         break;
       }
       case 'failed':
