@@ -7,6 +7,9 @@
 # after itself, also on failure: the package, the user and the data dir go.
 #
 #   tests/package/run.sh [DEB]      # builds the package unless given one
+#
+# REEL_DEB_ARGS passes options to `cargo deb` (scripts/test packages the debug build it
+# made already: `--profile dev --no-build`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -34,7 +37,8 @@ trap cleanup EXIT
 deb=${1:-}
 if [ -z "$deb" ]; then
     say "building the package"
-    deb=$(scripts/package-deb --profile "${REEL_DEB_PROFILE:-release}")
+    # shellcheck disable=SC2086 # options, split on purpose
+    deb=$(scripts/package-deb ${REEL_DEB_ARGS:-})
 fi
 say "installing $deb"
 dpkg -i "$deb" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; fail "dpkg -i"; }
