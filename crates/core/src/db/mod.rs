@@ -12,6 +12,7 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Executor};
 mod comments;
 mod media;
 mod page;
+mod reworded;
 mod sessions;
 mod tasks;
 mod users;
@@ -200,8 +201,10 @@ impl Db {
     }
 
     /// Brings the schema up to date; safe to run at every start.
-    /// Refuses, before changing anything, a database a newer reel has upgraded.
+    /// Refuses a database a newer reel has upgraded (one holding a migration this build
+    /// does not know) before any migration runs.
     pub async fn migrate(&self) -> Result<(), DbError> {
+        reworded::update_checksums(&self.pool, self.backend).await?;
         let migrator = self.backend.migrator();
         match migrator.run(&self.pool).await {
             Err(sqlx::migrate::MigrateError::VersionMissing(found)) => Err(DbError::NewerSchema {

@@ -1,8 +1,10 @@
 //! Upgrading a database that has deletions waiting in the released schema (migration
 //! 0002, where the API wrote them to `video_del_rec`): each becomes a deletion task,
-//! none is lost, and the old table goes. And every released fixture
-//! (`crates/core/tests/fixtures/released/<backend>/<release>.sql`, a site's data as
-//! that release left it) upgrades to the newest schema with nothing lost.
+//! none is lost, and the old table goes. The fixtures hold the released text of the
+//! migrations, so the test also shows that a database migrated with it still starts
+//! after their comments were reworded. And each release's data
+//! (`crates/core/tests/fixtures/released/<backend>/data/<release>.sql`, a site as that
+//! release left it) upgrades to the newest schema with nothing lost.
 
 use reel_core::db::{Db, PageCursor, TaskKind, TaskState};
 use reel_core::ids::{SessionId, VideoId};
@@ -11,7 +13,7 @@ use sqlx::{AnyPool, AssertSqlSafe};
 
 use crate::helpers::{DbKind, ScratchDb};
 
-/// The migrations of `backend`, as released.
+/// The migrations of `backend` as the first release applied them.
 async fn migrator(backend: DbKind) -> Migrator {
     let name = match backend {
         DbKind::Sqlite => "sqlite",
@@ -19,7 +21,7 @@ async fn migrator(backend: DbKind) -> Migrator {
         DbKind::Postgres => "postgres",
     };
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../core/migrations")
+        .join("../core/tests/fixtures/released")
         .join(name);
     Migrator::new(dir).await.expect("the migrations")
 }
@@ -122,7 +124,8 @@ fn released_fixtures(backend: DbKind) -> Vec<(String, i64, String)> {
     };
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../core/tests/fixtures/released")
-        .join(name);
+        .join(name)
+        .join("data");
     let mut fixtures: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
