@@ -11,7 +11,7 @@ use reel_core::config::{DbConfig, SiteConfig};
 /// `REEL_*` variable shown next to it, or in reel.toml; flags win over variables, which
 /// win over the file. `reel config` shows what a command would run with.
 #[derive(Debug, Parser)]
-#[command(name = "reel", version, propagate_version = true)]
+#[command(name = "reel", version = crate::LONG_VERSION, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -68,6 +68,15 @@ pub enum Service {
     Scheduler(SchedulerArgs),
     /// Bring the database schema up to date, then exit.
     Migrate(MigrateArgs),
+    /// Check what matters before going live (ffmpeg, disk, permissions, database,
+    /// Redis, open-files limit, clocks, signing key), with the options `reel serve`
+    /// would run with; one line each, OK, WARN or FAIL; exits non-zero on a FAIL.
+    Doctor(ServeArgs),
+    /// Copy the site, while it runs, into the new directory DEST: the database, the
+    /// signing key and the stored files.
+    Backup(BackupArgs),
+    /// Bring a fresh data dir (and database) back to the state of a backup.
+    Restore(RestoreArgs),
 }
 
 /// Where this process publishes its Prometheus metrics.
@@ -152,6 +161,24 @@ pub struct SchedulerArgs {
     pub metrics: MetricsArgs,
     #[command(flatten, next_help_heading = "Scheduler")]
     pub scheduler: reel_scheduler::Config,
+}
+
+/// `reel backup`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// The directory to write, which must not exist yet or be empty.
+    pub dest: PathBuf,
+    #[command(flatten)]
+    pub site: SiteConfig,
+}
+
+/// `reel restore`.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// A directory written by `reel backup`.
+    pub src: PathBuf,
+    #[command(flatten)]
+    pub site: SiteConfig,
 }
 
 /// `reel migrate`.

@@ -23,6 +23,9 @@ const DEFAULT_PATHS: [&str; 2] = ["./reel.toml", "/etc/reel/reel.toml"];
 /// The commands whose options the file may set; each may also have a table.
 pub const COMMANDS: [&str; 6] = ["serve", "api", "stream", "web", "scheduler", "migrate"];
 
+/// The commands that read `[serve]`'s table, having no table of their own.
+const SITE_TOOLS: [&str; 3] = ["doctor", "backup", "restore"];
+
 /// Options the file cannot set.
 const NOT_IN_FILE: [&str; 3] = ["config", "help", "version"];
 
@@ -83,6 +86,11 @@ impl ConfigFile {
             command = command.mut_subcommand("config", |config| {
                 config.mut_subcommand(name, |sub| with_defaults(sub, &defaults))
             });
+        }
+        // The commands that look after a site see it as `reel serve` runs it.
+        let serve = self.defaults_for(&built, "serve")?;
+        for name in SITE_TOOLS {
+            command = command.mut_subcommand(name, |sub| with_defaults(sub, &serve));
         }
         let global = self.defaults_for_args(built.get_arguments(), None)?;
         Ok(with_defaults(command, &global))

@@ -1,10 +1,14 @@
 #![forbid(unsafe_code)]
 //! The `reel` command: runs the whole site (`reel serve`) or any one service.
 
+/// `reel backup` and `reel restore`.
+mod backup;
 /// The command line: subcommands, flags and their `REEL_*` variables.
 mod cli;
 /// reel.toml, layered under the flags and variables.
 mod config_file;
+/// `reel doctor`: the checks before going live.
+mod doctor;
 /// Logs and Prometheus metrics.
 mod observability;
 /// Starting each service from its options.
@@ -21,6 +25,16 @@ use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 use crate::config_file::ConfigFile;
+
+/// The build, as `reel --version` names it: version, git commit and build date.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("REEL_BUILD_COMMIT"),
+    ", built ",
+    env!("REEL_BUILD_DATE"),
+    ")"
+);
 
 /// Parses the command line (over reel.toml), runs the command, and reports a failure
 /// as a clear message and a non-zero exit status.

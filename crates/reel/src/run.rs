@@ -26,6 +26,9 @@ pub async fn run(service: Service) -> anyhow::Result<()> {
         Service::Web(args) => web(args).await,
         Service::Scheduler(args) => scheduler(args).await,
         Service::Migrate(args) => migrate(args).await,
+        Service::Doctor(args) => crate::doctor::run(args).await,
+        Service::Backup(args) => crate::backup::backup(args).await,
+        Service::Restore(args) => crate::backup::restore(args).await,
     }
 }
 

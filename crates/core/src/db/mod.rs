@@ -61,6 +61,12 @@ impl DbKind {
         }
     }
 
+    /// The newest schema version this build knows: a database past it was upgraded by
+    /// a newer reel.
+    pub fn latest_schema_version(self) -> i64 {
+        self.migrator().iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
     /// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL; the others take `?` as is.
     pub fn sql(self, query: &'static str) -> Cow<'static, str> {
         if self != Self::Postgres {
@@ -93,6 +99,19 @@ pub enum DbError {
     /// The URL's scheme names no backend reel supports.
     #[error("unsupported database URL scheme {0:?}: use sqlite:, mysql:, mariadb: or postgres:")]
     UnsupportedUrl(String),
+    /// The database holds a migration this build does not know: a newer reel upgraded
+    /// it. Migrations only move forward, so this build must not touch it.
+    #[error(
+        "the database was upgraded by a newer reel: it has schema version {found}, this \
+         reel knows versions up to {known}; run the newer reel, or restore a backup taken \
+         before the upgrade"
+    )]
+    NewerSchema {
+        /// The applied version this build does not know.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
     /// The schema could not be brought up to date.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -182,10 +201,18 @@ impl Db {
     }
 
     /// Brings the schema up to date; safe to run at every start.
+    /// Refuses a database a newer reel has upgraded (one holding a migration this build
+    /// does not know) before any migration runs.
     pub async fn migrate(&self) -> Result<(), DbError> {
         reworded::update_checksums(&self.pool, self.backend).await?;
-        self.backend.migrator().run(&self.pool).await?;
-        Ok(())
+        let migrator = self.backend.migrator();
+        match migrator.run(&self.pool).await {
+            Err(sqlx::migrate::MigrateError::VersionMissing(found)) => Err(DbError::NewerSchema {
+                found,
+                known: self.backend.latest_schema_version(),
+            }),
+            other => Ok(other?),
+        }
     }
 
     /// Which server this is.

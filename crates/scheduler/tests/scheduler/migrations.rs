@@ -2,10 +2,12 @@
 //! 0002, where the API wrote them to `video_del_rec`): each becomes a deletion task,
 //! none is lost, and the old table goes. The fixtures hold the released text of the
 //! migrations, so the test also shows that a database migrated with it still starts
-//! after their comments were reworded.
+//! after their comments were reworded. And each release's data
+//! (`crates/core/tests/fixtures/released/<backend>/data/<release>.sql`, a site as that
+//! release left it) upgrades to the newest schema with nothing lost.
 
-use reel_core::db::{Db, TaskKind, TaskState};
-use reel_core::ids::VideoId;
+use reel_core::db::{Db, PageCursor, TaskKind, TaskState};
+use reel_core::ids::{SessionId, VideoId};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, AssertSqlSafe};
 
@@ -110,4 +112,150 @@ async fn pending_deletions_survive_the_upgrade_on_mariadb() {
 #[tokio::test]
 async fn pending_deletions_survive_the_upgrade_on_postgres() {
     pending_deletions_survive_the_upgrade(DbKind::Postgres).await;
+}
+
+/// The fixture of each release for `backend`, with the schema version it was taken at
+/// (its first line, `-- schema: N`).
+fn released_fixtures(backend: DbKind) -> Vec<(String, i64, String)> {
+    let name = match backend {
+        DbKind::Sqlite => "sqlite",
+        DbKind::MySql => "mysql",
+        DbKind::Postgres => "postgres",
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../core/tests/fixtures/released")
+        .join(name)
+        .join("data");
+    let mut fixtures: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    fixtures.sort();
+    fixtures
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let version = text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("-- schema: "))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{}: no `-- schema: N` line", path.display()));
+            (path.display().to_string(), version, text)
+        })
+        .collect()
+}
+
+/// Every statement of a fixture, one at a time (the drivers differ on several at once).
+async fn load_fixture(pool: &AnyPool, text: &str) {
+    let sql: String = text
+        .lines()
+        .filter(|l| !l.starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for statement in sql.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+        execute(pool, statement.trim_end_matches(';').to_owned()).await;
+    }
+}
+
+async fn released_data_survives_the_upgrade(backend: DbKind) {
+    let fixtures = released_fixtures(backend);
+    assert!(!fixtures.is_empty(), "a fixture per release");
+    for (name, version, text) in fixtures {
+        let scratch = ScratchDb::new(backend).await;
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect(scratch.url()).await.unwrap();
+        migrator(backend)
+            .await
+            .run_to(version, &pool)
+            .await
+            .unwrap();
+        load_fixture(&pool, &text).await;
+        pool.close().await;
+        let db = scratch.connect().await;
+        the_first_release_is_all_there(&db)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        db.close().await;
+    }
+}
+
+/// What the 0.1.0 fixture holds, read through today's repository.
+async fn the_first_release_is_all_there(db: &Db) -> Result<(), String> {
+    let video = |s: &str| s.parse::<VideoId>().unwrap();
+    let alice = db.user_by_name("alice").await.map_err(|e| e.to_string())?;
+    let bob = db.user_by_name("bob").await.map_err(|e| e.to_string())?;
+    assert!(alice.pwd_hash.starts_with("$argon2id$"));
+    let all = db
+        .videos_by_author(alice.id, false, &PageCursor::start(), 10)
+        .await
+        .map_err(|e| e.to_string())?;
+    let names: Vec<_> = all.items.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["Still uploading", "Holiday"]);
+    let holiday = db
+        .video(video("2d2a7bac-3e4f-4061-8cbd-2e3f4a5b6c7d"))
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(holiday.status.as_str(), "ready");
+    assert_eq!(
+        (holiday.size, holiday.duration_ms),
+        (Some(1_048_576), Some(2_000))
+    );
+    assert_eq!((holiday.width, holiday.height), (Some(320), Some(240)));
+    assert_eq!(holiday.video_codec.as_deref(), Some("h264"));
+    assert!(holiday.processed);
+    assert_eq!(holiday.display_ctime, "Nov 14 2023, 22:13:20");
+    let broken = db
+        .video(video("4f4c9dce-5061-4283-aedf-4a5b6c7d8e9f"))
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(broken.author_id, bob.id);
+    assert_eq!(broken.failure.as_deref(), Some("not a video"));
+    let comments = db
+        .comments_of(holiday.id, &PageCursor::start(), 10)
+        .await
+        .map_err(|e| e.to_string())?;
+    let texts: Vec<_> = comments.items.iter().map(|c| c.content.as_str()).collect();
+    assert_eq!(texts, ["Thanks, Bob", "Nice!"]);
+    assert_eq!(comments.items[1].author_id, bob.id);
+    let session = db
+        .session(&SessionId::parse("0123456789abcdef0123456789abcdef").unwrap())
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(
+        (session.user_id, session.user_name.as_str()),
+        (alice.id, "alice")
+    );
+    assert_eq!(session.expires_at_ms, 4_102_444_800_000);
+    let deleted = video("8d8091a2-94a5-46c7-a213-8e9fa0b1c2d3");
+    let deletion = db
+        .task(TaskKind::DeleteVideo, deleted)
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(
+        deletion.state,
+        TaskState::Pending,
+        "the deletion record became a task"
+    );
+    let processed = db
+        .task(TaskKind::ProcessVideo, holiday.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(processed.state, TaskState::Done);
+    Ok(())
+}
+
+#[tokio::test]
+async fn released_data_survives_the_upgrade_on_sqlite() {
+    released_data_survives_the_upgrade(DbKind::Sqlite).await;
+}
+
+#[tokio::test]
+async fn released_data_survives_the_upgrade_on_mariadb() {
+    released_data_survives_the_upgrade(DbKind::MySql).await;
+}
+
+#[tokio::test]
+async fn released_data_survives_the_upgrade_on_postgres() {
+    released_data_survives_the_upgrade(DbKind::Postgres).await;
 }
