@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use reel_core::config::{DbConfig, SiteConfig};
+use reel_core::http::ListenerConfig;
 
 /// reel: a self-hosted video-on-demand server.
 ///
@@ -84,6 +85,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    #[command(flatten, next_help_heading = "Connections")]
+    pub connections: ListenerConfig,
     #[command(flatten)]
     pub site: SiteConfig,
     #[command(flatten)]
@@ -102,6 +105,8 @@ pub struct ApiArgs {
     /// Address to listen on.
     #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
+    #[command(flatten, next_help_heading = "Connections")]
+    pub connections: ListenerConfig,
     #[command(flatten)]
     pub site: SiteConfig,
     #[command(flatten)]
@@ -116,6 +121,8 @@ pub struct StreamArgs {
     /// Address to listen on.
     #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:9000")]
     pub listen: SocketAddr,
+    #[command(flatten, next_help_heading = "Connections")]
+    pub connections: ListenerConfig,
     #[command(flatten)]
     pub site: SiteConfig,
     #[command(flatten)]
@@ -134,6 +141,8 @@ pub struct WebArgs {
     /// Address to listen on.
     #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    #[command(flatten, next_help_heading = "Connections")]
+    pub connections: ListenerConfig,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten, next_help_heading = "Web")]
@@ -146,6 +155,8 @@ pub struct SchedulerArgs {
     /// Address to listen on.
     #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:9001")]
     pub listen: SocketAddr,
+    #[command(flatten, next_help_heading = "Connections")]
+    pub connections: ListenerConfig,
     #[command(flatten)]
     pub site: SiteConfig,
     #[command(flatten)]
