@@ -27,11 +27,10 @@ mod state;
 /// The JSON shapes on the wire.
 mod wire;
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
+use reel_core::http::Listener;
 
 pub use config::Config;
 pub use state::ApiState;
@@ -68,15 +67,10 @@ async fn ready(State(state): State<ApiState>) -> axum::response::Response {
 
 /// Serves the API alone on `listener` (as `reel api` does) until `shutdown` resolves.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: impl Into<Listener>,
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = reel_core::http::observe(router(state.clone()).merge(health_router(state)), "api");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    reel_core::http::serve(listener, app, shutdown).await
 }

@@ -15,12 +15,15 @@ pub mod db;
 pub mod domain;
 /// The JSON error body every service answers with.
 pub mod error_body;
-/// HTTP plumbing every service shares: request ids, access logs, metrics, health.
+/// HTTP plumbing every service shares: the listener, request ids, access logs, metrics,
+/// health.
 pub mod http;
 /// Typed identifiers (users, videos, comments, sessions) that validate on parse.
 pub mod ids;
 /// Media types by file extension.
 pub mod media_type;
+/// The open-files limit a server needs.
+pub mod open_files;
 /// Secrets that never show in `Debug` output or logs.
 pub mod secret;
 /// Sessions: a write-through cache (in-process or Redis) in front of the database.

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use reel_core::config::{DbConfig, SiteConfig};
+use reel_core::http::ListenerConfig;
 
 /// reel: a self-hosted video-on-demand server.
 ///
@@ -93,6 +94,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    #[command(flatten, next_help_heading = "Connections")]
+    pub connections: ListenerConfig,
     #[command(flatten)]
     pub site: SiteConfig,
     #[command(flatten)]
@@ -111,6 +114,8 @@ pub struct ApiArgs {
     /// Address to listen on.
     #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
+    #[command(flatten, next_help_heading = "Connections")]
+    pub connections: ListenerConfig,
     #[command(flatten)]
     pub site: SiteConfig,
     #[command(flatten)]
@@ -125,6 +130,8 @@ pub struct StreamArgs {
     /// Address to listen on.
     #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:9000")]
     pub listen: SocketAddr,
+    #[command(flatten, next_help_heading = "Connections")]
+    pub connections: ListenerConfig,
     #[command(flatten)]
     pub site: SiteConfig,
     #[command(flatten)]
@@ -143,6 +150,8 @@ pub struct WebArgs {
     /// Address to listen on.
     #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    #[command(flatten, next_help_heading = "Connections")]
+    pub connections: ListenerConfig,
     #[command(flatten)]
     pub metrics: MetricsArgs,
     #[command(flatten, next_help_heading = "Web")]
@@ -155,6 +164,8 @@ pub struct SchedulerArgs {
     /// Address to listen on.
     #[arg(long, env = "REEL_LISTEN", default_value = "127.0.0.1:9001")]
     pub listen: SocketAddr,
+    #[command(flatten, next_help_heading = "Connections")]
+    pub connections: ListenerConfig,
     #[command(flatten)]
     pub site: SiteConfig,
     #[command(flatten)]

@@ -34,9 +34,7 @@ pub async fn serve_metrics(addr: SocketAddr, shutdown: CancellationToken) -> any
     tracing::info!(%addr, "metrics at /metrics");
     let app = Router::new().route("/metrics", get(move || async move { handle.render() }));
     tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        let served = reel_core::http::serve(listener, app, shutdown.cancelled_owned()).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "metrics listener failed");
         }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use futures::future::BoxFuture;
 use reel_api::ApiState;
+use reel_core::http::{Listener, ListenerConfig};
 use reel_core::ids::VideoId;
 use reel_core::site::Site;
 use reel_scheduler::SchedulerState;
@@ -59,10 +60,27 @@ fn shutdown_on_signal() -> CancellationToken {
     token
 }
 
-async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr)
+/// Binds `addr` for connections served with `connections`' limits, once the open-files
+/// limit is raised for them: `needed` is what the service's connection limits take.
+async fn bind(
+    addr: SocketAddr,
+    connections: ListenerConfig,
+    needed: u64,
+) -> anyhow::Result<Listener> {
+    reel_core::open_files::raise_to_hard_limit(needed);
+    let tcp = tokio::net::TcpListener::bind(addr)
         .await
-        .with_context(|| format!("cannot listen on {addr}"))
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    Ok(Listener::new(tcp, connections))
+}
+
+/// Descriptors a process needs besides its connections: database pool, storage,
+/// logs, ffmpeg's pipes.
+const BASE_OPEN_FILES: u64 = 256;
+
+/// What the stream server's connection cap needs: a socket and a file per playback.
+fn stream_open_files(config: &reel_stream::Config) -> u64 {
+    BASE_OPEN_FILES + 2 * config.max_connections as u64
 }
 
 async fn start_metrics(metrics: &MetricsArgs, shutdown: &CancellationToken) -> anyhow::Result<()> {
@@ -111,21 +129,17 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     let api = ApiState::build(args.api, &site).await?;
     let upkeep = api.spawn_upkeep(shutdown.clone().cancelled_owned());
     let intake = Arc::new(InProcessIntake(scheduler));
+    let open_files = stream_open_files(&args.stream);
     let stream = StreamState::build(args.stream, &site, intake).await?;
     let stream_upkeep = stream.spawn_upkeep(shutdown.clone().cancelled_owned());
     let app = crate::site::router(api, stream);
-    let listener = bind(args.listen).await?;
+    let listener = bind(args.listen, args.connections, open_files).await?;
     tracing::info!(
         addr = %listener.local_addr()?,
         data_dir = %site.config().db.data_dir.display(),
         "reel is serving"
     );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-    .await?;
+    reel_core::http::serve(listener, app, shutdown.clone().cancelled_owned()).await?;
     shutdown.cancel();
     upkeep.await?;
     stream_upkeep.await?;
@@ -147,8 +161,9 @@ async fn stream(args: StreamArgs) -> anyhow::Result<()> {
         )),
         None => Arc::new(LogOnly),
     };
+    let open_files = stream_open_files(&args.stream);
     let state = StreamState::build(args.stream, &site, notifier).await?;
-    let listener = bind(args.listen).await?;
+    let listener = bind(args.listen, args.connections, open_files).await?;
     tracing::info!(addr = %listener.local_addr()?, "stream is serving");
     reel_stream::serve(listener, state, shutdown.cancelled_owned()).await?;
     Ok(())
@@ -160,7 +175,7 @@ async fn api(args: ApiArgs) -> anyhow::Result<()> {
     start_metrics(&args.metrics, &shutdown).await?;
     let state = ApiState::build(args.api, &Site::new(args.site)).await?;
     let upkeep = state.spawn_upkeep(shutdown.clone().cancelled_owned());
-    let listener = bind(args.listen).await?;
+    let listener = bind(args.listen, args.connections, BASE_OPEN_FILES).await?;
     tracing::info!(addr = %listener.local_addr()?, "api is serving");
     reel_api::serve(listener, state, shutdown.clone().cancelled_owned()).await?;
     shutdown.cancel();
@@ -174,7 +189,7 @@ async fn web(args: WebArgs) -> anyhow::Result<()> {
     start_metrics(&args.metrics, &shutdown).await?;
     let (api, stream) = (args.web.api.clone(), args.web.stream.clone());
     let state = WebState::build(args.web);
-    let listener = bind(args.listen).await?;
+    let listener = bind(args.listen, args.connections, BASE_OPEN_FILES).await?;
     tracing::info!(addr = %listener.local_addr()?, %api, %stream, "web is serving");
     reel_web::serve(listener, state, shutdown.cancelled_owned()).await?;
     Ok(())
@@ -198,7 +213,7 @@ async fn scheduler(args: SchedulerArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signal();
     start_metrics(&args.metrics, &shutdown).await?;
     let state = SchedulerState::build(args.scheduler, &Site::new(args.site)).await?;
-    let listener = bind(args.listen).await?;
+    let listener = bind(args.listen, args.connections, BASE_OPEN_FILES).await?;
     tracing::info!(addr = %listener.local_addr()?, "scheduler is serving");
     reel_scheduler::serve(listener, state, shutdown.clone().cancelled_owned()).await?;
     shutdown.cancel();

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use axum::Router;
 use reel_core::clock::{self, SharedClock};
 use reel_core::db::{Db, DbError, TaskKind, TaskRecord};
+use reel_core::http::Listener;
 use reel_core::ids::VideoId;
 use reel_core::signing::SigningKey;
 use reel_core::site::Site;
@@ -251,16 +252,14 @@ pub fn router(state: SchedulerState) -> Router {
 /// `shutdown` resolves; then stops taking requests, and finishes or hands back the
 /// tasks it claimed.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: impl Into<Listener>,
     scheduler: SchedulerState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stop = CancellationToken::new();
     let running = scheduler.spawn(stop.clone().cancelled_owned());
     let app = reel_core::http::observe(router(scheduler.clone()), "scheduler");
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = reel_core::http::serve(listener, app, shutdown).await;
     stop.cancel();
     if let Err(e) = running.await {
         tracing::error!(error = %e, "the task runner panicked");

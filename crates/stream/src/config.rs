@@ -18,6 +18,10 @@ pub struct Config {
     /// Playbacks and uploads streaming at once; more get an immediate 429.
     #[arg(long, env = "REEL_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Playbacks and uploads one client address (an IPv6 /64) may stream at once; more
+    /// get an immediate 429, so that one client cannot take every connection.
+    #[arg(long, env = "REEL_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 64)]
+    pub max_connections_per_client: usize,
     /// Seconds a client refused with 429 is told to wait (`Retry-After`).
     #[arg(long, env = "REEL_RETRY_AFTER_SECS", default_value_t = 1)]
     pub retry_after_secs: u32,

@@ -27,6 +27,12 @@ pub enum StreamError {
         /// The limit that was passed.
         limit: u64,
     },
+    /// A multipart form holds too much besides its file.
+    #[error("the form holds more than {limit} bytes besides its `file` part")]
+    FormOverhead {
+        /// The bound.
+        limit: u64,
+    },
     /// The upload does not start like any accepted container.
     #[error(
         "not a video: accepted containers are MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV and Ogg"
@@ -67,7 +73,7 @@ impl ErrorResponse for StreamError {
             Self::NotFound | Self::Storage(StorageError::NotFound) => StatusCode::NOT_FOUND,
             Self::Token(TokenError::WrongVideo) => StatusCode::FORBIDDEN,
             Self::MissingToken | Self::Token(_) => StatusCode::UNAUTHORIZED,
-            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge { .. } | Self::FormOverhead { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotVideo | Self::WrongMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::OffsetConflict { .. } => StatusCode::CONFLICT,
             Self::TusVersion | Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -84,7 +90,7 @@ impl ErrorResponse for StreamError {
             Self::Token(TokenError::WrongVideo) => "wrong_video",
             Self::Token(TokenError::Expired) => "expired_token",
             Self::Token(_) => "invalid_token",
-            Self::TooLarge { .. } => "too_large",
+            Self::TooLarge { .. } | Self::FormOverhead { .. } => "too_large",
             Self::NotVideo => "not_video",
             Self::BadRequest(_) => "bad_request",
             Self::WrongMediaType(_) => "wrong_media_type",

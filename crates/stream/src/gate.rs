@@ -36,6 +36,15 @@ pub enum UploadError {
     /// The video was deleted while its upload streamed.
     #[error("video deleted")]
     Deleted,
+    /// What surrounds the file in a multipart form passed its bound.
+    #[error("the form holds more than {limit} bytes besides its file")]
+    FormOverhead {
+        /// The bound.
+        limit: u64,
+    },
+    /// A multipart form that is not one `file` part.
+    #[error("{0}")]
+    BadForm(String),
     /// The body could not be read: the client went away or sent garbage.
     #[error("upload interrupted: {0}")]
     Interrupted(String),
@@ -46,6 +55,8 @@ impl From<UploadError> for StreamError {
         match e {
             UploadError::TooLarge { limit } => Self::TooLarge { limit },
             UploadError::NotVideo => Self::NotVideo,
+            UploadError::FormOverhead { limit } => Self::FormOverhead { limit },
+            UploadError::BadForm(why) => Self::BadRequest(why),
             UploadError::Deleted => Self::Deleted,
             UploadError::Interrupted(why) => Self::BadRequest(format!("upload interrupted: {why}")),
         }

@@ -14,6 +14,8 @@ pub mod auth;
 pub mod config;
 /// Errors and their HTTP answers.
 pub mod error;
+/// The multipart form of plain uploads, bounded in every part.
+pub mod form;
 /// The size limit and container sniffing every upload streams through.
 pub mod gate;
 /// The connection limiter.
@@ -37,8 +39,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderValue;
 use axum::routing::{get, head, post};
-use axum::serve::ListenerExt;
 use reel_core::clock::{self, SharedClock};
+use reel_core::http::Listener;
 use reel_core::ids::VideoId;
 use reel_core::signing::SigningKey;
 use reel_core::site::Site;
@@ -175,7 +177,11 @@ impl StreamState {
         Ok(Self {
             inner: Arc::new(Inner {
                 storage: storage.clone(),
-                limiter: limiter::Limiter::new(config.max_connections, config.retry_after_secs),
+                limiter: limiter::Limiter::new(
+                    config.max_connections,
+                    config.max_connections_per_client,
+                    config.retry_after_secs,
+                ),
                 signing_key: site.signing_key().await?,
                 clock: site.clock(),
                 max_upload_bytes: config.max_upload_bytes,
@@ -221,22 +227,17 @@ pub fn router(state: StreamState) -> Router {
 /// Serves the stream routes on `listener` until `shutdown` resolves, then lets the
 /// requests in flight finish.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: impl Into<Listener>,
     state: StreamState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        // Small responses (304s, 416s, tus answers) must not wait for Nagle.
-        let _ = tcp.set_nodelay(true);
-    });
     let (stop_upkeep, upkeep_stopped) = tokio::sync::oneshot::channel::<()>();
     let upkeep = state.spawn_upkeep(async {
         let _ = upkeep_stopped.await;
     });
     let app = router(state).route("/healthz", get(|| async { "ok" }));
-    let served = axum::serve(listener, reel_core::http::observe(app, "stream"))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served =
+        reel_core::http::serve(listener, reel_core::http::observe(app, "stream"), shutdown).await;
     drop(stop_upkeep);
     let _ = upkeep.await;
     served

@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -18,10 +18,8 @@ use serde::Serialize;
 use crate::StreamState;
 use crate::auth::UploadAuth;
 use crate::error::StreamError;
+use crate::form::{self, FORM_OVERHEAD};
 use crate::gate::{UploadError, UploadGate};
-
-/// Room for multipart boundaries and part headers around the file itself.
-const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 
 /// The answer to a finished upload.
 #[derive(Debug, Serialize)]
@@ -61,25 +59,10 @@ pub async fn multipart(
 ) -> Result<Response, StreamError> {
     let (parts, body) = request.into_parts();
     let (auth, body) = UploadAuth::or_refuse(auth, body).await?;
-    let request = Request::from_parts(parts, body);
     let limit = state.max_upload_bytes();
-    refuse_declared_oversize(request.headers(), limit + MULTIPART_OVERHEAD, limit)?;
-    let mut form = Multipart::from_request(request, &state)
-        .await
-        .map_err(|e| StreamError::BadRequest(e.body_text()))?;
-    loop {
-        let field = form
-            .next_field()
-            .await
-            .map_err(|e| StreamError::BadRequest(e.body_text()))?
-            .ok_or_else(|| StreamError::BadRequest("no `file` field in the form".into()))?;
-        if field.name() == Some("file") {
-            let source = field
-                .map_err(|e| UploadError::Interrupted(e.body_text()))
-                .boxed();
-            return store(&state, auth.video, source).await;
-        }
-    }
+    refuse_declared_oversize(&parts.headers, limit + 2 * FORM_OVERHEAD, limit)?;
+    let source = form::file_part(&parts.headers, body, limit).await?;
+    store(&state, auth.video, source).await
 }
 
 /// A 413 before reading the body when `Content-Length` already says it is too big.

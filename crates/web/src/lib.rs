@@ -22,11 +22,11 @@ mod pages;
 mod proxy;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use reel_core::http::Listener;
 
 pub use config::{Config, ConfigError, Upstream};
 pub use pages::not_found_page;
@@ -82,7 +82,7 @@ pub fn router(state: WebState) -> Router {
 /// Serves `reel web` on `listener` until `shutdown` resolves: the pages, the proxy,
 /// `/healthz`, and the 404 page.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    listener: impl Into<Listener>,
     state: WebState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -90,10 +90,5 @@ pub async fn serve(
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found_page);
     let app = reel_core::http::observe(app, "web");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    reel_core::http::serve(listener, app, shutdown).await
 }

@@ -24,7 +24,22 @@ impl Reel {
     /// Starts `reel <args> --listen 127.0.0.1:0 --log-format json` and waits until it
     /// says where it listens.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_reel"));
+        Self::launch(Command::new(env!("CARGO_BIN_EXE_reel")), args, env)
+    }
+
+    /// As [`Self::start`], with the open-files soft limit lowered to `soft` first, as
+    /// systemd's default of 1,024 would leave a service.
+    pub fn start_with_soft_nofile(args: &[&str], env: &[(&str, &str)], soft: u64) -> Self {
+        let mut shell = Command::new("sh");
+        shell.args([
+            "-c",
+            &format!("ulimit -Sn {soft} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_reel"),
+        ]);
+        Self::launch(shell, args, env)
+    }
+
+    fn launch(mut cmd: Command, args: &[&str], env: &[(&str, &str)]) -> Self {
         cmd.args(args)
             .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
             .env_remove("REEL_LOG")

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use reel_core::clock::{Clock, ManualClock};
 use reel_core::config::SiteConfig;
+use reel_core::http::{Listener, ListenerConfig};
 use reel_core::ids::{UserId, VideoId};
 use reel_core::signing::{SigningKey, UploadGrant};
 use reel_core::site::Site;
@@ -78,6 +79,7 @@ pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
 /// What a test server is made of, kept to restart it.
 struct Parts {
     config: Config,
+    listener: ListenerConfig,
     storage_options: StorageOptions,
     key: SigningKey,
     clock: Arc<ManualClock>,
@@ -95,6 +97,7 @@ impl Parts {
         tweak(&mut config);
         Self {
             config,
+            listener: ListenerConfig::default(),
             storage_options,
             key: SigningKey::random(),
             clock: Arc::new(ManualClock::new(start_ms)),
@@ -183,6 +186,18 @@ impl TestServer {
         Self::spawn_at(store, T0, tweak, notifier).await
     }
 
+    /// A server whose configuration `tweak` adjusts, listening with `listener`'s limits.
+    pub async fn spawn_listening(
+        store: Store,
+        tweak: impl FnOnce(&mut Config),
+        listener: ListenerConfig,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut parts = Parts::new(store, T0, tweak, &dir);
+        parts.listener = listener;
+        Self::start(parts, dir, None, None).await
+    }
+
     /// A server whose clock starts at `start_ms` (the wall clock's time, for tests that
     /// compare it with the dates storage gives objects).
     pub async fn spawn_at(
@@ -246,8 +261,9 @@ impl TestServer {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let launch = async move {
             let state = parts.state(&dir, notifier).await;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
+            let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = tcp.local_addr().unwrap();
+            let listener = Listener::new(tcp, parts.listener.clone());
             tokio::spawn(reel_stream::serve(listener, state.clone(), async {
                 let _ = rx.await;
             }));
@@ -259,6 +275,7 @@ impl TestServer {
         };
         let Parts {
             config,
+            listener: _,
             storage_options,
             key,
             clock,
@@ -290,6 +307,7 @@ impl TestServer {
     fn parts(&self) -> Parts {
         Parts {
             config: self.config.clone(),
+            listener: ListenerConfig::default(),
             storage_options: self.storage_options.clone(),
             key: self.key.clone(),
             clock: self.clock.clone(),

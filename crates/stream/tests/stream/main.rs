@@ -4,6 +4,7 @@
 
 mod deleted;
 mod helpers;
+mod hostile;
 mod limiter;
 mod notifier;
 mod playback;

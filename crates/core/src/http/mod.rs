@@ -1,12 +1,18 @@
+mod serve;
+mod timed_io;
+
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
+
+pub use serve::{Listener, ListenerConfig, serve};
 
 /// The header that carries each request's id, in and out.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -81,4 +87,13 @@ pub async fn readiness(db: &crate::db::Db) -> Response {
                 .into_response_with(axum::http::StatusCode::SERVICE_UNAVAILABLE)
         }
     }
+}
+
+/// The address a request comes from: its connection's peer. The one place that decides
+/// it, for every limit kept per client.
+pub fn client_ip(request: &Request) -> Option<IpAddr> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_canonical())
 }
