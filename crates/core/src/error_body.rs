@@ -30,7 +30,8 @@ impl ErrorBody {
 /// An error a service answers a request with. Each service's error enum says its status
 /// and code; the answer itself is built here, the same way everywhere: the message is
 /// the error's `Display`, except for server errors, whose details (the whole `source`
-/// chain) are logged and answered only as "internal error".
+/// chain) are logged and answered only as "internal error" (or, for a 507, as storage
+/// being full).
 ///
 /// `IntoResponse` cannot be implemented here for every such type (both are foreign to
 /// the services' crates), so each enum's `into_response` calls [`Self::to_response`].
@@ -45,7 +46,11 @@ pub trait ErrorResponse: std::error::Error {
 
     fn to_response(&self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() {
+        let message = if status == StatusCode::INSUFFICIENT_STORAGE {
+            // Not a fault of ours to hide, but an operator's to fix: named as it is.
+            tracing::error!(error = %SourceChain(self), "storage is full");
+            "the server's storage is full".to_owned()
+        } else if status.is_server_error() {
             tracing::error!(error = %SourceChain(self), "request failed");
             "internal error".to_owned()
         } else {

@@ -123,6 +123,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         token_ttl,
         "--tus-expire-after",
     );
+    let grace = args.scheduler.shutdown_grace;
     let site = Site::new(args.site);
     let scheduler = SchedulerState::build(args.scheduler, &site).await?;
     let running = scheduler.spawn(shutdown.clone().cancelled_owned());
@@ -139,7 +140,18 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         data_dir = %site.config().db.data_dir.display(),
         "reel is serving"
     );
-    reel_core::http::serve(listener, app, shutdown.clone().cancelled_owned()).await?;
+    let served = reel_core::http::serve(listener, app, shutdown.clone().cancelled_owned());
+    // Requests in flight get the grace to finish; past it, a stalled upload or a slow
+    // viewer no longer keeps the process up: they are cut (an upload so cut is either
+    // resumable or was never visible).
+    let past_grace = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = served => served?,
+        () = past_grace => tracing::warn!("requests still running past the shutdown grace were cut"),
+    }
     shutdown.cancel();
     upkeep.await?;
     stream_upkeep.await?;

@@ -85,7 +85,8 @@ pub struct Config {
     #[arg(long, env = "REEL_KEEP_TOMBSTONES_FOR", default_value = "24h", value_parser = humantime::parse_duration)]
     pub keep_tombstones_for: Duration,
     /// How long tasks running at shutdown may take to finish before they are stopped
-    /// and handed back to the queue.
+    /// and handed back to the queue (under `reel serve`, also how long requests in
+    /// flight may take before they are cut).
     #[arg(long, env = "REEL_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
     /// The ffmpeg program; without a working one, uploads are served as they came.

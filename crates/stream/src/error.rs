@@ -78,6 +78,7 @@ impl ErrorResponse for StreamError {
             Self::OffsetConflict { .. } => StatusCode::CONFLICT,
             Self::TusVersion | Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Deleted => StatusCode::GONE,
+            Self::Storage(e) if e.is_out_of_space() => StatusCode::INSUFFICIENT_STORAGE,
             Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,6 +99,7 @@ impl ErrorResponse for StreamError {
             Self::TusVersion => "tus_version",
             Self::PreconditionFailed => "precondition_failed",
             Self::Deleted => "video_deleted",
+            Self::Storage(e) if e.is_out_of_space() => "insufficient_storage",
             Self::Storage(_) => "internal",
         }
     }

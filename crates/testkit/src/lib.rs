@@ -6,6 +6,8 @@
 
 /// An S3-compatible server (moto) for the storage tests.
 pub mod moto;
+/// A Redis server of a test's own, to kill and restart.
+pub mod redis_server;
 
 use reel_core::db::{Db, DbOptions};
 use reel_core::secret::without_password;

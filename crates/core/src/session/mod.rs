@@ -164,15 +164,29 @@ impl SessionStore {
         }
         if renew || !cached {
             self.cache_put(&session).await;
+            // A log-out may have ended the session since it was read: written back now,
+            // it would be accepted by every node until it expired. A log-out removes the
+            // row before the cache entry, so a write that came after both finds the row
+            // gone here, and is undone.
+            match self.db.session(id).await {
+                Ok(_) => {}
+                Err(DbError::NotFound) => {
+                    self.cache_remove(id).await?;
+                    return Ok(None);
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(Some(session))
     }
 
-    /// Ends a session everywhere. The cache entry goes first: once this returns, no node
-    /// accepts the session any more.
+    /// Ends a session everywhere: the row, then the cache entry. A lookup that read the
+    /// row before it went and writes the session back to the cache after the entry went
+    /// undoes its write (see [`Self::lookup`]), so once this returns, no node accepts
+    /// the session any more.
     pub async fn remove(&self, id: &SessionKey) -> Result<(), SessionError> {
-        self.cache_remove(id).await?;
         self.db.delete_session(id).await?;
+        self.cache_remove(id).await?;
         Ok(())
     }
 

@@ -89,6 +89,31 @@ pub enum StorageError {
     ObjectStore(object_store::Error),
 }
 
+impl StorageError {
+    /// Whether the store ran out of room (a full disk, a spent quota), an error the
+    /// caller can name rather than hide as an internal one. The `io::Error` may lie
+    /// deep in an object store's error chain.
+    pub fn is_out_of_space(&self) -> bool {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = match self {
+            Self::Io(e) => Some(e),
+            Self::ObjectStore(e) => Some(e),
+            _ => None,
+        };
+        while let Some(e) = cause {
+            if let Some(io) = e.downcast_ref::<io::Error>()
+                && matches!(
+                    io.kind(),
+                    io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+                )
+            {
+                return true;
+            }
+            cause = e.source();
+        }
+        false
+    }
+}
+
 impl From<object_store::Error> for StorageError {
     fn from(e: object_store::Error) -> Self {
         match e {

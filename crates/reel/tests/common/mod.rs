@@ -97,6 +97,41 @@ impl Reel {
                     .and_then(|n| n.parse().ok())
             })
             .unwrap_or(0)
+    /// Sends signal `name` (`TERM`, `KILL`, …) to the process, through the shell's own
+    /// `kill`, so that no procps is needed.
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -{name} {}", self.child.id()))
+            .status()
+            .expect("sh runs");
+        assert!(sent.success(), "could not send SIG{name}");
+    }
+
+    /// Kills the process with SIGKILL, as a crash would, and waits for it to be gone.
+    pub fn kill(self) {
+        drop(self);
+    }
+
+    /// Waits at most `within` for the process to exit; its exit code, `None` when a
+    /// signal ended it.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .expect("the process can be waited for")
+            {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "reel did not exit within {within:?}: {}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Everything logged so far, one line each.
@@ -264,4 +299,19 @@ pub fn clip(dir: &Path) -> Vec<u8> {
         .expect("this test needs ffmpeg: apt-get install ffmpeg");
     assert!(status.success());
     std::fs::read(path).unwrap()
+}
+
+/// `len` bytes that sniff as MP4 (an `ftyp` box, then an `mdat` box) followed by a
+/// pattern without a period that `seed` varies, so that bytes from two sources, or
+/// from two places of one, cannot be confused.
+pub fn mp4_bytes(len: usize, seed: u8) -> Vec<u8> {
+    let mut v = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2\0\0\0\0mdat".to_vec();
+    v.extend((0..len.saturating_sub(v.len())).map(|i| pattern_byte(i as u64) ^ seed));
+    v.truncate(len);
+    v
+}
+
+/// Byte `i` of a pattern without a period (Fibonacci hashing of the position).
+pub fn pattern_byte(i: u64) -> u8 {
+    (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
 }
