@@ -10,6 +10,8 @@ mod config;
 mod error;
 /// Request extractors: JSON, path and query with JSON errors, and the session user.
 mod extract;
+/// The JSON shapes of reports, account administration and the audit log.
+mod moderation_wire;
 /// Public listings kept briefly as ready-made JSON.
 mod listing_cache;
 /// Per-client, per-name throttling of log-in attempts.
@@ -31,7 +33,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 
-pub use config::Config;
+pub use config::{Config, Registration};
+pub use password::hash_now as hash_password;
 pub use state::ApiState;
 
 /// The API's routes at the first design's paths, with `/openapi.json`, JSON 404/405 answers

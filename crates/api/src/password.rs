@@ -15,6 +15,14 @@ static DECOY_HASH: LazyLock<String> = LazyLock::new(|| {
         .to_string()
 });
 
+/// The argon2id PHC string of a password, with a fresh random salt, on this thread:
+/// the one hashing of the site, for the API's pool and for `reel user add`.
+pub fn hash_now(password: &Password) -> Result<String, argon2::password_hash::Error> {
+    Argon2::default()
+        .hash_password(password.expose())
+        .map(|h| h.to_string())
+}
+
 /// Runs argon2id on the blocking pool, at most `permits` at a time: each hash takes tens
 /// of milliseconds of CPU and 19 MiB, which must not stall the async workers or let a
 /// flood of log-ins exhaust memory.
@@ -49,13 +57,9 @@ impl Hasher {
 
     /// The argon2id PHC string of a password, with a fresh random salt.
     pub async fn hash(&self, password: Password) -> Result<String, ApiError> {
-        self.run(move || {
-            Argon2::default()
-                .hash_password(password.expose())
-                .map(|h| h.to_string())
-        })
-        .await?
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("argon2: {e}")))
+        self.run(move || hash_now(&password))
+            .await?
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("argon2: {e}")))
     }
 
     /// Whether `password` matches `stored` (a PHC string); `None` checks against a decoy

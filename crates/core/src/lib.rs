@@ -1,6 +1,9 @@
 #![forbid(unsafe_code)]
 //! The shared core of reel: what the api, stream, scheduler and web services have in common.
 
+/// Roles and byte limits of accounts.
+pub mod account;
+
 /// Wall-clock time behind a trait, so expiry logic can be tested with a controlled clock.
 pub mod clock;
 /// Conditional requests: `If-None-Match` and the other validators' headers.
@@ -19,6 +22,8 @@ pub mod http;
 pub mod ids;
 /// Media types by file extension.
 pub mod media_type;
+/// Quotas: the site's limits, each user's overrides and use.
+pub mod quota;
 /// Secrets that never show in `Debug` output or logs.
 pub mod secret;
 /// Sessions: a write-through cache (in-process or Redis) in front of the database.

@@ -21,7 +21,15 @@ use clap::{Arg, ArgAction};
 const DEFAULT_PATHS: [&str; 2] = ["./reel.toml", "/etc/reel/reel.toml"];
 
 /// The commands whose options the file may set; each may also have a table.
-pub const COMMANDS: [&str; 6] = ["serve", "api", "stream", "web", "scheduler", "migrate"];
+pub const COMMANDS: [&str; 7] = [
+    "serve",
+    "api",
+    "stream",
+    "web",
+    "scheduler",
+    "migrate",
+    "user",
+];
 
 /// Options the file cannot set.
 const NOT_IN_FILE: [&str; 3] = ["config", "help", "version"];
@@ -80,9 +88,14 @@ impl ConfigFile {
         for name in COMMANDS {
             let defaults = self.defaults_for(&built, name)?;
             command = command.mut_subcommand(name, |sub| with_defaults(sub, &defaults));
-            command = command.mut_subcommand("config", |config| {
-                config.mut_subcommand(name, |sub| with_defaults(sub, &defaults))
-            });
+            let shown = built
+                .find_subcommand("config")
+                .is_some_and(|c| c.find_subcommand(name).is_some());
+            if shown {
+                command = command.mut_subcommand("config", |config| {
+                    config.mut_subcommand(name, |sub| with_defaults(sub, &defaults))
+                });
+            }
         }
         let global = self.defaults_for_args(built.get_arguments(), None)?;
         Ok(with_defaults(command, &global))

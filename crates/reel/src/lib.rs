@@ -11,13 +11,15 @@ mod observability;
 mod run;
 /// `reel config`: the effective options and where each came from.
 mod show_config;
+/// `reel user`: accounts on the command line.
+mod user_cmd;
 /// The routes of `reel serve`, for the binary and for the tests of the pages.
 pub mod site;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 
 use crate::cli::{Cli, Command};
 use crate::config_file::ConfigFile;
@@ -30,7 +32,7 @@ pub fn main() -> ExitCode {
         Ok(file) => file,
         Err(e) => return usage_error(&e),
     };
-    let mut command = Cli::command();
+    let mut command = cli::command();
     if let Some(file) = &file {
         command = match file.apply(command) {
             Ok(command) => command,
@@ -41,6 +43,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let service = match cli.command {
         Command::Service(service) => service,
+        Command::User(args) => return user_cmd::main(args),
         Command::Config { command: shown } => {
             return show(
                 command,

@@ -3,8 +3,11 @@
 
 mod helpers;
 
+mod accounts;
+mod admin;
 mod comments;
 mod csrf;
+mod moderation;
 mod openapi;
 mod sessions;
 mod users;
