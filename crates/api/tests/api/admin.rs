@@ -101,10 +101,6 @@ async fn moderators_may_only_ban_and_admins_may_do_all(app: &TestApp) {
     let admin = app.signup_as("root", Role::Admin).await;
     let patch = |body: Value| Some(body);
     let res = app
-        .call(Method::PATCH, "/admin/users/bob", None, patch(json!({"banned": true})))
-        .await;
-    assert_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
-    let res = app
         .call(Method::PATCH, "/admin/users/alice", None, patch(json!({"banned": true})))
         .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;

@@ -37,6 +37,8 @@ async fn cast(app: &TestApp) -> Cast {
     let admin = app.signup_as("root", Role::Admin).await;
     let video = app.create_video("owner", &owner, "clip").await;
     app.mark_ready(&video).await;
+    // What the test does comes after the set-up in the audit log.
+    app.clock.advance(1);
     Cast {
         owner,
         other,
