@@ -17,6 +17,7 @@ mod moderation;
 mod page;
 mod quota;
 mod reports;
+mod reworded;
 mod sessions;
 mod tasks;
 mod users;
@@ -190,6 +191,7 @@ impl Db {
 
     /// Brings the schema up to date; safe to run at every start.
     pub async fn migrate(&self) -> Result<(), DbError> {
+        reworded::update_checksums(&self.pool, self.backend).await?;
         self.backend.migrator().run(&self.pool).await?;
         Ok(())
     }
