@@ -10,12 +10,12 @@ mod config;
 mod error;
 /// Request extractors: JSON, path and query with JSON errors, and the session user.
 mod extract;
-/// The JSON shapes of reports, account administration and the audit log.
-mod moderation_wire;
 /// Public listings kept briefly as ready-made JSON.
 mod listing_cache;
 /// Per-client, per-name throttling of log-in attempts.
 mod login_limiter;
+/// The JSON shapes of reports, account administration and the audit log.
+mod moderation_wire;
 /// The OpenAPI document generated from the handlers.
 mod openapi;
 /// argon2id hashing off the async workers.

@@ -3,9 +3,9 @@
 
 use reel_core::account::Role;
 use reel_core::db::{CommentRecord, Page, UserRecord, VideoRecord};
-use reel_core::quota::Quota;
 use reel_core::domain::{UserName, VideoStatus};
 use reel_core::ids::{CommentId, UserId, VideoId};
+use reel_core::quota::Quota;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

@@ -140,15 +140,15 @@ mod tests {
         assert_eq!(Limit::parse("unlimited"), Ok(Limit::Unlimited));
         assert!(Limit::parse("lots").is_err());
         assert_eq!(Limit::Unlimited.bytes(), None);
-        assert_eq!(
-            Limit::from_override(None, Limit::Bytes(5)),
-            Limit::Bytes(5)
-        );
+        assert_eq!(Limit::from_override(None, Limit::Bytes(5)), Limit::Bytes(5));
         assert_eq!(
             Limit::from_override(Some(-1), Limit::Bytes(5)),
             Limit::Unlimited
         );
-        assert_eq!(Limit::from_override(Some(7), Limit::Unlimited), Limit::Bytes(7));
+        assert_eq!(
+            Limit::from_override(Some(7), Limit::Unlimited),
+            Limit::Bytes(7)
+        );
         assert_eq!(Limit::Unlimited.to_override(), -1);
     }
 }

@@ -251,7 +251,13 @@ mod tests {
                 panic!("not user");
             };
             assert_eq!(user.db.data_dir, std::path::PathBuf::from("x"));
-            assert!(matches!(user.action, UserAction::Add { role: Role::User, .. }));
+            assert!(matches!(
+                user.action,
+                UserAction::Add {
+                    role: Role::User,
+                    ..
+                }
+            ));
         }
     }
 

@@ -11,10 +11,10 @@ mod observability;
 mod run;
 /// `reel config`: the effective options and where each came from.
 mod show_config;
-/// `reel user`: accounts on the command line.
-mod user_cmd;
 /// The routes of `reel serve`, for the binary and for the tests of the pages.
 pub mod site;
+/// `reel user`: accounts on the command line.
+mod user_cmd;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -121,9 +121,14 @@ async fn find(db: &Db, name: &str) -> anyhow::Result<UserRecord> {
 /// The site's sessions: in Redis when it has one; otherwise the rows alone, which a
 /// running node stops honouring at the banned user's next request.
 async fn session_store(db: &Db, redis_url: Option<&str>) -> anyhow::Result<SessionStore> {
-    SessionStore::new(db.clone(), clock::system(), Duration::from_secs(60), redis_url)
-        .await
-        .context("connecting to the session cache")
+    SessionStore::new(
+        db.clone(),
+        clock::system(),
+        Duration::from_secs(60),
+        redis_url,
+    )
+    .await
+    .context("connecting to the session cache")
 }
 
 /// Prints every account, newest first, one a line: name, role, state.
@@ -166,4 +171,3 @@ fn read_password() -> anyhow::Result<String> {
     }
     Ok(password.to_owned())
 }
-

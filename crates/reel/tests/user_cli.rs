@@ -62,10 +62,18 @@ async fn accounts_are_managed_on_a_running_site() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_str().unwrap();
     let site: &[(&str, &str)] = &[("REEL_DATA_DIR", dir)];
-    let printed = ok(&["add", "root", "--role", "admin"], site, &format!("{PASSWORD}\n"));
+    let printed = ok(
+        &["add", "root", "--role", "admin"],
+        site,
+        &format!("{PASSWORD}\n"),
+    );
     assert!(printed.contains("added root (admin)"), "{printed}");
     // The options may also come before the action, and from reel.toml.
-    ok(&["--data-dir", dir, "add", "alice"], &[], &format!("{PASSWORD}\r\n"));
+    ok(
+        &["--data-dir", dir, "add", "alice"],
+        &[],
+        &format!("{PASSWORD}\r\n"),
+    );
     let message = fails(&["add", "bob"], site, "");
     assert!(message.contains("standard input"), "{message}");
     let message = fails(&["add", "bob"], site, "short\n");
@@ -98,7 +106,9 @@ async fn accounts_are_managed_on_a_running_site() {
     let (status, body) = alice.call(Method::GET, "/user/alice", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     let login = serde_json::json!({"user_name": "alice", "pwd": PASSWORD});
-    let (status, body) = alice.call(Method::POST, "/user/alice", Some(login.clone())).await;
+    let (status, body) = alice
+        .call(Method::POST, "/user/alice", Some(login.clone()))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["code"], "banned");
     let listed = ok(&["list"], site, "");
@@ -119,7 +129,11 @@ async fn accounts_are_managed_on_a_running_site() {
         .iter()
         .map(|e| {
             assert_eq!(e["actor"], "(command line)");
-            format!("{} {}", e["action"].as_str().unwrap(), e["target"].as_str().unwrap())
+            format!(
+                "{} {}",
+                e["action"].as_str().unwrap(),
+                e["target"].as_str().unwrap()
+            )
         })
         .collect();
     assert_eq!(
@@ -144,7 +158,11 @@ async fn on_a_server(backend: DbKind) {
         ("REEL_DATA_DIR", data.path().to_str().unwrap()),
         ("REEL_DATABASE_URL", scratch.url()),
     ];
-    ok(&["add", "root", "--role", "moderator"], site, &format!("{PASSWORD}\n"));
+    ok(
+        &["add", "root", "--role", "moderator"],
+        site,
+        &format!("{PASSWORD}\n"),
+    );
     ok(&["set-role", "root", "admin"], site, "");
     ok(&["ban", "root"], site, "");
     let db = Db::connect(&DbOptions::new(scratch.url())).await.unwrap();
@@ -154,7 +172,10 @@ async fn on_a_server(backend: DbKind) {
     assert!(root.pwd_hash.starts_with("$argon2id$"));
     db.close().await;
     let listed = ok(&["list"], site, "");
-    assert!(listed.contains("root") && listed.contains("banned"), "{listed}");
+    assert!(
+        listed.contains("root") && listed.contains("banned"),
+        "{listed}"
+    );
     assert!(!Path::new(&data.path().join("reel.db")).exists());
 }
 

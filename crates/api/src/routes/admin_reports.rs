@@ -132,7 +132,11 @@ async fn act_on<'a>(
             detail: Some(format!("reported by {}", report.reporter)),
         })),
         ReportAction::HideVideo => {
-            let video = state.db().video(report.video_id).await.or_not_found("video")?;
+            let video = state
+                .db()
+                .video(report.video_id)
+                .await
+                .or_not_found("video")?;
             state
                 .db()
                 .set_video_hidden(&video, true, actor)
@@ -155,7 +159,10 @@ async fn act_on<'a>(
             Ok(None)
         }
         ReportAction::BanAuthor => {
-            let author = report.author.as_deref().ok_or(ApiError::NotFound("video"))?;
+            let author = report
+                .author
+                .as_deref()
+                .ok_or(ApiError::NotFound("video"))?;
             let user = state.db().user_by_name(author).await.or_not_found("user")?;
             may_ban(me, &user)?;
             account::set_banned(state.db(), state.sessions(), &user, true, actor).await?;

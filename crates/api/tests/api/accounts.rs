@@ -60,7 +60,13 @@ async fn the_user_json_shows_role_ban_and_quota_to_self_and_admins(app: &TestApp
     let admin = app.signup_as("root", Role::Admin).await;
 
     let me = app
-        .ok(Method::GET, "/user/alice", Some(&alice), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/user/alice",
+            Some(&alice),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(me["user_name"], "alice");
     assert_eq!(me["role"], "user");
@@ -71,23 +77,39 @@ async fn the_user_json_shows_role_ban_and_quota_to_self_and_admins(app: &TestApp
                "daily_bytes_limit": null})
     );
     let mine = app
-        .ok(Method::GET, "/user/mod", Some(&moderator), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/user/mod",
+            Some(&moderator),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(mine["role"], "moderator");
 
     // Admins read anyone's account with its quota; nobody else does.
     let seen = app
-        .ok(Method::GET, "/user/alice", Some(&admin), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/user/alice",
+            Some(&admin),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(seen["user_name"], "alice");
     assert!(seen["quota"].is_object(), "{seen}");
     for other in [&bob, &moderator] {
-        let res = app.call(Method::GET, "/user/alice", Some(other), None).await;
+        let res = app
+            .call(Method::GET, "/user/alice", Some(other), None)
+            .await;
         assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     }
     let res = app.call(Method::GET, "/user/alice", None, None).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let res = app.call(Method::GET, "/user/nobody", Some(&admin), None).await;
+    let res = app
+        .call(Method::GET, "/user/nobody", Some(&admin), None)
+        .await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
 }
 
@@ -108,14 +130,26 @@ async fn quotas_count_originals_and_follow_overrides(app: &TestApp) {
     set_size(app, &first, 1000).await;
     let quota = |v: Value| v["quota"].clone();
     let me = app
-        .ok(Method::GET, "/user/alice", Some(&alice), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/user/alice",
+            Some(&alice),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(quota(me)["bytes_used"], 1000);
 
     // Admins override either limit: bytes, null for unlimited, "default" back.
     let patch = json!({"bytes_limit": 5000, "daily_bytes_limit": 2000, "note": "trusted"});
     let changed = app
-        .ok(Method::PATCH, "/admin/users/alice", Some(&admin), Some(patch), StatusCode::OK)
+        .ok(
+            Method::PATCH,
+            "/admin/users/alice",
+            Some(&admin),
+            Some(patch),
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(
         quota(changed),
@@ -124,12 +158,24 @@ async fn quotas_count_originals_and_follow_overrides(app: &TestApp) {
     );
     let patch = json!({"bytes_limit": null});
     let changed = app
-        .ok(Method::PATCH, "/admin/users/alice", Some(&admin), Some(patch), StatusCode::OK)
+        .ok(
+            Method::PATCH,
+            "/admin/users/alice",
+            Some(&admin),
+            Some(patch),
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(quota(changed)["bytes_limit"], Value::Null);
     let patch = json!({"bytes_limit": "default", "daily_bytes_limit": "default"});
     let changed = app
-        .ok(Method::PATCH, "/admin/users/alice", Some(&admin), Some(patch), StatusCode::OK)
+        .ok(
+            Method::PATCH,
+            "/admin/users/alice",
+            Some(&admin),
+            Some(patch),
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(quota(changed.clone())["bytes_limit"], 10 * GIB);
     assert_eq!(quota(changed)["daily_bytes_limit"], Value::Null);
@@ -143,21 +189,43 @@ async fn quotas_count_originals_and_follow_overrides(app: &TestApp) {
     // A day later the first video no longer counts against the daily quota; deleting
     // it frees its bytes.
     app.clock.advance(25 * 3600 * 1000);
-    let alice = app.login("alice", PASSWORD).await.json::<Value>().await.unwrap()
-        ["session_id"]
+    let alice = app
+        .login("alice", PASSWORD)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["session_id"]
         .as_str()
         .unwrap()
         .to_owned();
     let me = app
-        .ok(Method::GET, "/user/alice", Some(&alice), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/user/alice",
+            Some(&alice),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(quota(me.clone())["bytes_used"], 1000);
     assert_eq!(quota(me)["daily_bytes_used"], 0);
     let path = format!("/user/alice/videos/{}", first["id"].as_str().unwrap());
-    app.ok(Method::DELETE, &path, Some(&alice), None, StatusCode::NO_CONTENT)
-        .await;
+    app.ok(
+        Method::DELETE,
+        &path,
+        Some(&alice),
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     let me = app
-        .ok(Method::GET, "/user/alice", Some(&alice), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/user/alice",
+            Some(&alice),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(quota(me)["bytes_used"], 0);
 }
@@ -167,7 +235,13 @@ async fn banned_users_cannot_log_in(app: &TestApp) {
     let admin = app.signup_as("root", Role::Admin).await;
     let ban = json!({"banned": true});
     let user = app
-        .ok(Method::PATCH, "/admin/users/alice", Some(&admin), Some(ban), StatusCode::OK)
+        .ok(
+            Method::PATCH,
+            "/admin/users/alice",
+            Some(&admin),
+            Some(ban),
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(user["banned"], true);
     assert_error(
@@ -184,8 +258,14 @@ async fn banned_users_cannot_log_in(app: &TestApp) {
     )
     .await;
     let unban = json!({"banned": false});
-    app.ok(Method::PATCH, "/admin/users/alice", Some(&admin), Some(unban), StatusCode::OK)
-        .await;
+    app.ok(
+        Method::PATCH,
+        "/admin/users/alice",
+        Some(&admin),
+        Some(unban),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(app.login("alice", PASSWORD).await.status(), StatusCode::OK);
 }
 
@@ -223,13 +303,25 @@ async fn registration_can_await_approval(app: &TestApp) {
     .await;
     // Admins see the pending account and approve it; moderators cannot.
     let list = app
-        .ok(Method::GET, "/admin/users?q=car", Some(&admin_sid), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/users?q=car",
+            Some(&admin_sid),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(list["users"][0]["user_name"], "carol");
     assert_eq!(list["users"][0]["approved"], false);
     let approve = json!({"approved": true});
     let user = app
-        .ok(Method::PATCH, "/admin/users/carol", Some(&admin_sid), Some(approve), StatusCode::OK)
+        .ok(
+            Method::PATCH,
+            "/admin/users/carol",
+            Some(&admin_sid),
+            Some(approve),
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(user["approved"], true);
     assert_eq!(app.login("carol", PASSWORD).await.status(), StatusCode::OK);

@@ -44,7 +44,9 @@ async fn the_account_list_is_for_moderators_and_admins(app: &TestApp) {
     let admin = app.signup_as("root", Role::Admin).await;
     let res = app.call(Method::GET, "/admin/users", None, None).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let res = app.call(Method::GET, "/admin/users", Some(&alice), None).await;
+    let res = app
+        .call(Method::GET, "/admin/users", Some(&alice), None)
+        .await;
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
 
     let names = |list: &Value| -> Vec<String> {
@@ -56,7 +58,13 @@ async fn the_account_list_is_for_moderators_and_admins(app: &TestApp) {
             .collect()
     };
     let found = app
-        .ok(Method::GET, "/admin/users?q=AL", Some(&moderator), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/users?q=AL",
+            Some(&moderator),
+            None,
+            StatusCode::OK,
+        )
         .await;
     let mut got = names(&found);
     got.sort();
@@ -65,7 +73,13 @@ async fn the_account_list_is_for_moderators_and_admins(app: &TestApp) {
     assert!(found["users"][0].get("quota").is_none(), "{found}");
     assert_eq!(found["users"][0]["role"], "user");
     let all = app
-        .ok(Method::GET, "/admin/users?limit=2", Some(&admin), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/users?limit=2",
+            Some(&admin),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert!(all["users"][0]["quota"].is_object());
     let mut seen = names(&all);
@@ -87,7 +101,13 @@ async fn the_account_list_is_for_moderators_and_admins(app: &TestApp) {
     assert_eq!(seen, ["alfred", "alice", "bob", "mod", "root"]);
     // Wildcards are searched for as text.
     let none = app
-        .ok(Method::GET, "/admin/users?q=%25", Some(&admin), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/users?q=%25",
+            Some(&admin),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(none["users"], json!([]));
     let path = format!("/admin/users?q={}", "x".repeat(65));
@@ -101,11 +121,21 @@ async fn moderators_may_only_ban_and_admins_may_do_all(app: &TestApp) {
     let admin = app.signup_as("root", Role::Admin).await;
     let patch = |body: Value| Some(body);
     let res = app
-        .call(Method::PATCH, "/admin/users/alice", None, patch(json!({"banned": true})))
+        .call(
+            Method::PATCH,
+            "/admin/users/alice",
+            None,
+            patch(json!({"banned": true})),
+        )
         .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let res = app
-        .call(Method::PATCH, "/admin/users/mod", Some(&alice), patch(json!({"banned": true})))
+        .call(
+            Method::PATCH,
+            "/admin/users/mod",
+            Some(&alice),
+            patch(json!({"banned": true})),
+        )
         .await;
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     for body in [
@@ -115,17 +145,32 @@ async fn moderators_may_only_ban_and_admins_may_do_all(app: &TestApp) {
         json!({"banned": true, "daily_bytes_limit": 5}),
     ] {
         let res = app
-            .call(Method::PATCH, "/admin/users/alice", Some(&moderator), patch(body))
+            .call(
+                Method::PATCH,
+                "/admin/users/alice",
+                Some(&moderator),
+                patch(body),
+            )
             .await;
         assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     }
     // Moderators ban plain users, not staff, not themselves.
     let res = app
-        .call(Method::PATCH, "/admin/users/root", Some(&moderator), patch(json!({"banned": true})))
+        .call(
+            Method::PATCH,
+            "/admin/users/root",
+            Some(&moderator),
+            patch(json!({"banned": true})),
+        )
         .await;
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     let res = app
-        .call(Method::PATCH, "/admin/users/mod", Some(&moderator), patch(json!({"banned": true})))
+        .call(
+            Method::PATCH,
+            "/admin/users/mod",
+            Some(&moderator),
+            patch(json!({"banned": true})),
+        )
         .await;
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     let banned = app
@@ -144,7 +189,12 @@ async fn moderators_may_only_ban_and_admins_may_do_all(app: &TestApp) {
         .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let res = app
-        .call(Method::PATCH, "/admin/users/mod", Some(&alice), patch(json!({"banned": true})))
+        .call(
+            Method::PATCH,
+            "/admin/users/mod",
+            Some(&alice),
+            patch(json!({"banned": true})),
+        )
         .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
 
@@ -160,10 +210,21 @@ async fn moderators_may_only_ban_and_admins_may_do_all(app: &TestApp) {
         .await;
     assert_eq!(promoted["role"], "admin");
     // The new role applies to the session the user already has.
-    app.ok(Method::GET, "/admin/audit", Some(&moderator), None, StatusCode::OK)
-        .await;
+    app.ok(
+        Method::GET,
+        "/admin/audit",
+        Some(&moderator),
+        None,
+        StatusCode::OK,
+    )
+    .await;
     let res = app
-        .call(Method::PATCH, "/admin/users/root", Some(&admin), patch(json!({"role": "user"})))
+        .call(
+            Method::PATCH,
+            "/admin/users/root",
+            Some(&admin),
+            patch(json!({"role": "user"})),
+        )
         .await;
     assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     for bad in [
@@ -174,12 +235,22 @@ async fn moderators_may_only_ban_and_admins_may_do_all(app: &TestApp) {
         json!({"banned": true, "note": ""}),
     ] {
         let res = app
-            .call(Method::PATCH, "/admin/users/alice", Some(&admin), patch(bad))
+            .call(
+                Method::PATCH,
+                "/admin/users/alice",
+                Some(&admin),
+                patch(bad),
+            )
             .await;
         assert_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
     }
     let res = app
-        .call(Method::PATCH, "/admin/users/nobody", Some(&admin), patch(json!({"banned": true})))
+        .call(
+            Method::PATCH,
+            "/admin/users/nobody",
+            Some(&admin),
+            patch(json!({"banned": true})),
+        )
         .await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
     let back = app
@@ -202,7 +273,9 @@ async fn the_audit_log_is_for_admins(app: &TestApp) {
     let res = app.call(Method::GET, "/admin/audit", None, None).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     for session in [&alice, &moderator] {
-        let res = app.call(Method::GET, "/admin/audit", Some(session), None).await;
+        let res = app
+            .call(Method::GET, "/admin/audit", Some(session), None)
+            .await;
         assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     }
     app.ok(
@@ -223,7 +296,13 @@ async fn the_audit_log_is_for_admins(app: &TestApp) {
     )
     .await;
     let log = app
-        .ok(Method::GET, "/admin/audit?limit=1", Some(&admin), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/audit?limit=1",
+            Some(&admin),
+            None,
+            StatusCode::OK,
+        )
         .await;
     let entry = &log["entries"][0];
     assert_eq!(entry["actor"], "mod");

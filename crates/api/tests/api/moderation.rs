@@ -55,14 +55,21 @@ fn vid(video: &Value) -> &str {
 async fn report(app: &TestApp, video: &Value, session: &str) -> Value {
     let path = format!("/videos/{}/reports", vid(video));
     let body = json!({"reason": "spam"});
-    app.ok(Method::POST, &path, Some(session), Some(body), StatusCode::CREATED)
-        .await
+    app.ok(
+        Method::POST,
+        &path,
+        Some(session),
+        Some(body),
+        StatusCode::CREATED,
+    )
+    .await
 }
 
 async fn resolve(app: &TestApp, report: &Value, session: &str, action: &str) -> reqwest::Response {
     let path = format!("/admin/reports/{}", report["id"].as_str().unwrap());
     let body = json!({"action": action, "note": "checked"});
-    app.call(Method::PATCH, &path, Some(session), Some(body)).await
+    app.call(Method::PATCH, &path, Some(session), Some(body))
+        .await
 }
 
 async fn reports_are_taken_once_from_logged_in_readers(app: &TestApp) {
@@ -82,8 +89,14 @@ async fn reports_are_taken_once_from_logged_in_readers(app: &TestApp) {
     for session in [&c.owner, &c.moderator, &c.admin] {
         report(app, &c.video, session).await;
     }
-    for bad in [json!({"reason": ""}), json!({"reason": "x".repeat(1001)}), json!({})] {
-        let res = app.call(Method::POST, &path, Some(&c.other), Some(bad)).await;
+    for bad in [
+        json!({"reason": ""}),
+        json!({"reason": "x".repeat(1001)}),
+        json!({}),
+    ] {
+        let res = app
+            .call(Method::POST, &path, Some(&c.other), Some(bad))
+            .await;
         assert_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
     }
     let res = app
@@ -107,12 +120,20 @@ async fn the_queue_is_for_moderators_and_admins(app: &TestApp) {
     let res = app.call(Method::GET, "/admin/reports", None, None).await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     for session in [&c.other, &c.owner] {
-        let res = app.call(Method::GET, "/admin/reports", Some(session), None).await;
+        let res = app
+            .call(Method::GET, "/admin/reports", Some(session), None)
+            .await;
         assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     }
     for session in [&c.moderator, &c.admin] {
         let queue = app
-            .ok(Method::GET, "/admin/reports?limit=1", Some(session), None, StatusCode::OK)
+            .ok(
+                Method::GET,
+                "/admin/reports?limit=1",
+                Some(session),
+                None,
+                StatusCode::OK,
+            )
             .await;
         assert_eq!(queue["reports"].as_array().unwrap().len(), 1);
         let next = queue["next_cursor"].as_str().unwrap();
@@ -130,7 +151,13 @@ async fn the_queue_is_for_moderators_and_admins(app: &TestApp) {
     }
     resolve(app, &first, &c.moderator, "dismiss").await;
     let resolved = app
-        .ok(Method::GET, "/admin/reports?state=resolved", Some(&c.moderator), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/reports?state=resolved",
+            Some(&c.moderator),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(resolved["reports"][0]["id"], first["id"]);
     for bad in ["?state=closed", "?limit=0", "?cursor=zzz"] {
@@ -152,11 +179,21 @@ async fn dismissing_closes_one_report(app: &TestApp) {
     .await;
     let path = format!("/admin/reports/{}", first["id"].as_str().unwrap());
     let res = app
-        .call(Method::PATCH, &path, None, Some(json!({"action": "dismiss"})))
+        .call(
+            Method::PATCH,
+            &path,
+            None,
+            Some(json!({"action": "dismiss"})),
+        )
         .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let res = app
-        .call(Method::PATCH, &path, Some(&c.moderator), Some(json!({"action": "burn"})))
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&c.moderator),
+            Some(json!({"action": "burn"})),
+        )
         .await;
     assert_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
     let res = resolve(app, &first, &c.moderator, "dismiss").await;
@@ -174,27 +211,52 @@ async fn dismissing_closes_one_report(app: &TestApp) {
     .await;
     // The other report stays open.
     let queue = app
-        .ok(Method::GET, "/admin/reports", Some(&c.admin), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/reports",
+            Some(&c.admin),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(queue["reports"][0]["id"], second["id"]);
     let unknown = format!("/admin/reports/{}", uuid::Uuid::new_v4());
     let res = app
-        .call(Method::PATCH, &unknown, Some(&c.admin), Some(json!({"action": "dismiss"})))
+        .call(
+            Method::PATCH,
+            &unknown,
+            Some(&c.admin),
+            Some(json!({"action": "dismiss"})),
+        )
         .await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
     let res = app
-        .call(Method::PATCH, "/admin/reports/x", Some(&c.admin), Some(json!({"action": "dismiss"})))
+        .call(
+            Method::PATCH,
+            "/admin/reports/x",
+            Some(&c.admin),
+            Some(json!({"action": "dismiss"})),
+        )
         .await;
     assert_error(res, StatusCode::BAD_REQUEST, "bad_request").await;
     // The admin reads the moderator's action in the audit log, by names.
     let log = app
-        .ok(Method::GET, "/admin/audit", Some(&c.admin), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/audit",
+            Some(&c.admin),
+            None,
+            StatusCode::OK,
+        )
         .await;
     let entry = &log["entries"][0];
     assert_eq!(entry["actor"], "mod");
     assert_eq!(entry["action"], "dismiss_report");
     assert_eq!(entry["target"], "clip");
-    assert!(entry["note"].as_str().unwrap().contains("checked"), "{entry}");
+    assert!(
+        entry["note"].as_str().unwrap().contains("checked"),
+        "{entry}"
+    );
 }
 
 async fn hiding_shows_the_video_to_its_owner_and_the_staff_alone(app: &TestApp) {
@@ -202,12 +264,20 @@ async fn hiding_shows_the_video_to_its_owner_and_the_staff_alone(app: &TestApp) 
     let first = report(app, &c.video, &c.other).await;
     let second = report(app, &c.video, &c.admin).await;
     assert_eq!(
-        resolve(app, &first, &c.moderator, "hide_video").await.status(),
+        resolve(app, &first, &c.moderator, "hide_video")
+            .await
+            .status(),
         StatusCode::OK
     );
     // Every open report of the video is settled with it.
     let second = app
-        .ok(Method::GET, "/admin/reports?state=resolved", Some(&c.admin), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/reports?state=resolved",
+            Some(&c.admin),
+            None,
+            StatusCode::OK,
+        )
         .await["reports"]
         .as_array()
         .unwrap()
@@ -229,7 +299,13 @@ async fn hiding_shows_the_video_to_its_owner_and_the_staff_alone(app: &TestApp) 
         let res = app.call(Method::GET, &path, session, None).await;
         assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
         let list = app
-            .ok(Method::GET, "/user/owner/videos", session, None, StatusCode::OK)
+            .ok(
+                Method::GET,
+                "/user/owner/videos",
+                session,
+                None,
+                StatusCode::OK,
+            )
             .await;
         assert_eq!(list["videos"], json!([]));
         let comments = format!("/videos/{}/comments", vid(&c.video));
@@ -241,11 +317,23 @@ async fn hiding_shows_the_video_to_its_owner_and_the_staff_alone(app: &TestApp) 
         .await;
     assert_eq!(home["videos"], json!([]));
     let staff_list = app
-        .ok(Method::GET, "/user/owner/videos", Some(&c.moderator), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/user/owner/videos",
+            Some(&c.moderator),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(staff_list["videos"][0]["hidden"], true);
     let log = app
-        .ok(Method::GET, "/admin/audit", Some(&c.admin), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/audit",
+            Some(&c.admin),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(log["entries"][0]["action"], "hide_video");
     assert_eq!(log["entries"][0]["actor"], "mod");
@@ -263,7 +351,13 @@ async fn deleting_from_the_queue_removes_the_video(app: &TestApp) {
     let res = app.call(Method::GET, &path, Some(&c.owner), None).await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
     let log = app
-        .ok(Method::GET, "/admin/audit", Some(&c.admin), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/audit",
+            Some(&c.admin),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(log["entries"][0]["action"], "delete_video");
     assert_eq!(log["entries"][0]["actor"], "root");
@@ -274,10 +368,22 @@ async fn deleting_from_the_queue_removes_the_video(app: &TestApp) {
     app.mark_ready(&other_video).await;
     report(app, &other_video, &c.other).await;
     let path = format!("/user/owner/videos/{}", vid(&other_video));
-    app.ok(Method::DELETE, &path, Some(&c.owner), None, StatusCode::NO_CONTENT)
-        .await;
+    app.ok(
+        Method::DELETE,
+        &path,
+        Some(&c.owner),
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     let queue = app
-        .ok(Method::GET, "/admin/reports", Some(&c.admin), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/reports",
+            Some(&c.admin),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(queue["reports"], json!([]));
 }
@@ -290,20 +396,33 @@ async fn banning_the_author_ends_sessions_and_hides_everything(app: &TestApp) {
     app.comment(vid(&theirs), &c.owner, "elsewhere").await;
     let made = report(app, &c.video, &c.other).await;
     // A second log-in of the owner, as from another device.
-    let second = app.login("owner", PASSWORD).await.json::<Value>().await.unwrap()
-        ["session_id"]
+    let second = app
+        .login("owner", PASSWORD)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["session_id"]
         .as_str()
         .unwrap()
         .to_owned();
     assert_eq!(
-        resolve(app, &made, &c.moderator, "ban_author").await.status(),
+        resolve(app, &made, &c.moderator, "ban_author")
+            .await
+            .status(),
         StatusCode::OK
     );
     for session in [&c.owner, &second] {
-        let res = app.call(Method::GET, "/user/owner", Some(session), None).await;
+        let res = app
+            .call(Method::GET, "/user/owner", Some(session), None)
+            .await;
         assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
         let res = app
-            .call(Method::POST, "/user/owner/videos", Some(session), Some(json!({"name": "x"})))
+            .call(
+                Method::POST,
+                "/user/owner/videos",
+                Some(session),
+                Some(json!({"name": "x"})),
+            )
             .await;
         assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
@@ -338,7 +457,13 @@ async fn banning_the_author_ends_sessions_and_hides_everything(app: &TestApp) {
         assert_eq!(list["comments"][0]["id"], on_own["id"]);
     }
     let log = app
-        .ok(Method::GET, "/admin/audit", Some(&c.admin), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/audit",
+            Some(&c.admin),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(log["entries"][0]["action"], "ban");
     assert_eq!(log["entries"][0]["target"], "owner");
@@ -364,17 +489,39 @@ async fn moderators_delete_any_video_or_comment_and_are_audited(app: &TestApp) {
         vid(&c.video),
         comment["id"].as_str().unwrap()
     );
-    let res = app.call(Method::DELETE, &comment_path, Some(&c.other), None).await;
-    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
-    app.ok(Method::DELETE, &comment_path, Some(&c.moderator), None, StatusCode::NO_CONTENT)
+    let res = app
+        .call(Method::DELETE, &comment_path, Some(&c.other), None)
         .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    app.ok(
+        Method::DELETE,
+        &comment_path,
+        Some(&c.moderator),
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     let video_path = format!("/user/owner/videos/{}", vid(&c.video));
-    let res = app.call(Method::DELETE, &video_path, Some(&c.other), None).await;
-    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
-    app.ok(Method::DELETE, &video_path, Some(&c.admin), None, StatusCode::NO_CONTENT)
+    let res = app
+        .call(Method::DELETE, &video_path, Some(&c.other), None)
         .await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    app.ok(
+        Method::DELETE,
+        &video_path,
+        Some(&c.admin),
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     let log = app
-        .ok(Method::GET, "/admin/audit", Some(&c.admin), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/audit",
+            Some(&c.admin),
+            None,
+            StatusCode::OK,
+        )
         .await;
     let actions: Vec<(&str, &str)> = log["entries"]
         .as_array()
@@ -387,10 +534,22 @@ async fn moderators_delete_any_video_or_comment_and_are_audited(app: &TestApp) {
     // An owner's own deletion is no moderation: not in the log.
     let own = app.create_video("owner", &c.owner, "mine").await;
     let path = format!("/user/owner/videos/{}", vid(&own));
-    app.ok(Method::DELETE, &path, Some(&c.owner), None, StatusCode::NO_CONTENT)
-        .await;
+    app.ok(
+        Method::DELETE,
+        &path,
+        Some(&c.owner),
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     let after = app
-        .ok(Method::GET, "/admin/audit", Some(&c.admin), None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/admin/audit",
+            Some(&c.admin),
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(after["entries"].as_array().unwrap().len(), actions.len());
 }

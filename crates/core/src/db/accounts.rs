@@ -25,7 +25,15 @@ pub enum AccountChange {
 
 impl AccountChange {
     /// The statement, the value it binds, and the audited action with its detail.
-    fn plan(self) -> (&'static str, Option<i64>, Option<&'static str>, &'static str, String) {
+    fn plan(
+        self,
+    ) -> (
+        &'static str,
+        Option<i64>,
+        Option<&'static str>,
+        &'static str,
+        String,
+    ) {
         let limit_text = |v: Option<i64>| match v {
             None => "site default".to_owned(),
             Some(n) if n < 0 => "unlimited".to_owned(),
@@ -130,16 +138,14 @@ impl Db {
         limit: u32,
     ) -> Result<Page<UserRecord>, DbError> {
         let rows = match q {
-            Some(q) => {
-                sqlx::query(self.sql(concat!(
-                    "SELECT ",
-                    user_columns!(),
-                    " FROM users u WHERE LOWER(u.login_name) LIKE ? ESCAPE '!' \
+            Some(q) => sqlx::query(self.sql(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users u WHERE LOWER(u.login_name) LIKE ? ESCAPE '!' \
                      AND (u.create_time, u.id) < (?, ?) \
                      ORDER BY u.create_time DESC, u.id DESC LIMIT ?"
-                )))
-                .bind(like_pattern(q))
-            }
+            )))
+            .bind(like_pattern(q)),
             None => sqlx::query(self.sql(concat!(
                 "SELECT ",
                 user_columns!(),

@@ -112,12 +112,12 @@ impl Db {
             )
         };
         let rows = sqlx::query(self.sql(query))
-        .bind(video.to_string())
-        .bind(after.time_ms)
-        .bind(&after.id)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(self.pool())
-        .await?;
+            .bind(video.to_string())
+            .bind(after.time_ms)
+            .bind(&after.id)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(self.pool())
+            .await?;
         let comments = rows
             .iter()
             .map(CommentRecord::from_row)

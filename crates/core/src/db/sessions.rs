@@ -124,11 +124,13 @@ impl Db {
 
     /// Removes every session of `user`; returns how many went.
     pub async fn delete_sessions_of(&self, user: UserId) -> Result<u64, DbError> {
-        Ok(sqlx::query(self.sql("DELETE FROM sessions WHERE user_id = ?"))
-            .bind(user.to_string())
-            .execute(self.pool())
-            .await?
-            .rows_affected())
+        Ok(
+            sqlx::query(self.sql("DELETE FROM sessions WHERE user_id = ?"))
+                .bind(user.to_string())
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
+        )
     }
 
     /// Removes every session expired at `now_ms`; returns how many went.
