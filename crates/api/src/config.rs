@@ -1,7 +1,8 @@
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use reel_core::client_addr::TrustedProxies;
+use reel_core::quota::QuotaConfig;
 
 /// The largest request body the API reads; larger ones get a 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -76,6 +77,23 @@ pub struct Config {
     /// How long public video listings may be served from memory (0s turns it off).
     #[arg(long, env = "REEL_LISTING_CACHE_TTL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub listing_cache_ttl: Duration,
+    /// Who may register: anyone (`open`), anyone but only once an admin approves
+    /// (`approval`), or nobody (`closed`; admins add accounts with `reel user add`).
+    #[arg(long, env = "REEL_REGISTRATION", value_enum, default_value_t = Registration::Open)]
+    pub registration: Registration,
+    #[command(flatten)]
+    pub quota: QuotaConfig,
+}
+
+/// Who may register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Registration {
+    /// Anyone, logged in at once.
+    Open,
+    /// Anyone, able to log in once an admin approves the account.
+    Approval,
+    /// Nobody: accounts are made with `reel user add`.
+    Closed,
 }
 
 impl Default for Config {

@@ -25,6 +25,15 @@ pub enum ApiError {
     /// No such thing (or not visible to this reader).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The account is banned.
+    #[error("this account is banned")]
+    Banned,
+    /// The registration awaits an admin's approval.
+    #[error("this account awaits an administrator's approval")]
+    PendingApproval,
+    /// The site takes no new registrations.
+    #[error("registration is closed on this site")]
+    RegistrationClosed,
     /// The thing exists already.
     #[error("{0}")]
     Conflict(&'static str),
@@ -47,7 +56,10 @@ impl ErrorResponse for ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::WrongCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_)
+            | Self::Banned
+            | Self::PendingApproval
+            | Self::RegistrationClosed => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -63,6 +75,9 @@ impl ErrorResponse for ApiError {
             Self::Unauthorized => "unauthorized",
             Self::WrongCredentials => "wrong_credentials",
             Self::Forbidden(_) => "forbidden",
+            Self::Banned => "banned",
+            Self::PendingApproval => "pending_approval",
+            Self::RegistrationClosed => "registration_closed",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::TooManyRequests(_) => "too_many_requests",

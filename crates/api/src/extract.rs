@@ -2,10 +2,11 @@ use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum_extra::extract::CookieJar;
-use reel_core::db::SessionRecord;
+use reel_core::account::Role;
+use reel_core::db::{SessionRecord, UserRecord};
 use reel_core::ids::SessionId;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ResultExt};
 use crate::state::ApiState;
 
 /// The cookie that carries the session for browsers.
@@ -52,9 +53,55 @@ fn presented_session(parts: &Parts) -> Option<(SessionId, Carrier)> {
     Some((id, Carrier::Cookie))
 }
 
+/// A live session and its account as it is now. The account is read on every
+/// authenticated request (one primary-key read), so that a ban or a new role applies
+/// at the next request on every node, even when made by `reel user` in another process
+/// while this one caches sessions in memory.
+pub struct Authenticated {
+    pub session: SessionRecord,
+    pub account: UserRecord,
+}
+
+impl Authenticated {
+    pub fn role(&self) -> Role {
+        self.account.role
+    }
+
+    /// Whether this user moderates (moderators and admins).
+    pub fn is_staff(&self) -> bool {
+        self.account.role.is_staff()
+    }
+}
+
+impl std::ops::Deref for Authenticated {
+    type Target = SessionRecord;
+
+    fn deref(&self) -> &SessionRecord {
+        &self.session
+    }
+}
+
+/// The session behind `id` with its account; `None` when there is none, or when the
+/// account is banned (its sessions are then ended, in case a ban made elsewhere left
+/// one in this node's cache).
+async fn authenticate(state: &ApiState, id: &SessionId) -> Result<Option<Authenticated>, ApiError> {
+    let Some(session) = state.sessions().lookup(id).await? else {
+        return Ok(None);
+    };
+    let account = state.db().user_by_id(session.user_id).await.optional()?;
+    match account {
+        Some(account) if !account.banned => Ok(Some(Authenticated { session, account })),
+        Some(account) => {
+            state.sessions().end_all_of(account.id).await?;
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
 /// The logged-in user; 401 without a live session, 403 for a cookie-authenticated
 /// write from another site.
-pub struct SessionUser(pub SessionRecord);
+pub struct SessionUser(pub Authenticated);
 
 impl FromRequestParts<ApiState> for SessionUser {
     type Rejection = ApiError;
@@ -67,18 +114,46 @@ impl FromRequestParts<ApiState> for SessionUser {
         {
             return Err(ApiError::Forbidden("cross-site request refused"));
         }
-        let session = state
-            .sessions()
-            .lookup(&id)
+        let user = authenticate(state, &id)
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        Ok(Self(session))
+        Ok(Self(user))
+    }
+}
+
+/// A moderator or an admin; 401 without a session, 403 for anyone else.
+pub struct Staff(pub Authenticated);
+
+impl FromRequestParts<ApiState> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let SessionUser(user) = SessionUser::from_request_parts(parts, state).await?;
+        if !user.is_staff() {
+            return Err(ApiError::Forbidden("moderators and admins only"));
+        }
+        Ok(Self(user))
+    }
+}
+
+/// An admin; 401 without a session, 403 for anyone else.
+pub struct Admin(pub Authenticated);
+
+impl FromRequestParts<ApiState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
+        let SessionUser(user) = SessionUser::from_request_parts(parts, state).await?;
+        if user.role() != Role::Admin {
+            return Err(ApiError::Forbidden("admins only"));
+        }
+        Ok(Self(user))
     }
 }
 
 /// The reader, logged in or not: reads that show more to owners use it. An unknown or
 /// expired session is just an anonymous reader here.
-pub struct Viewer(pub Option<SessionRecord>);
+pub struct Viewer(pub Option<Authenticated>);
 
 impl FromRequestParts<ApiState> for Viewer {
     type Rejection = ApiError;
@@ -87,7 +162,7 @@ impl FromRequestParts<ApiState> for Viewer {
         let Some((id, _)) = presented_session(parts) else {
             return Ok(Self(None));
         };
-        Ok(Self(state.sessions().lookup(&id).await?))
+        Ok(Self(authenticate(state, &id).await?))
     }
 }
 

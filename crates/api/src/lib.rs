@@ -14,6 +14,8 @@ mod extract;
 mod limits;
 /// Public listings kept briefly as ready-made JSON.
 mod listing_cache;
+/// The JSON shapes of reports, account administration and the audit log.
+mod moderation_wire;
 /// The OpenAPI document generated from the handlers.
 mod openapi;
 /// argon2id hashing on a bounded pool of its own.
@@ -32,7 +34,8 @@ use axum::extract::State;
 use axum::routing::get;
 use reel_core::http::Listener;
 
-pub use config::Config;
+pub use config::{Config, Registration};
+pub use password::hash_now as hash_password;
 pub use state::ApiState;
 
 /// The API's routes at the first design's paths, with `/openapi.json`, JSON 404/405 answers

@@ -30,6 +30,14 @@ static DECOY_HASH: LazyLock<String> = LazyLock::new(|| {
         .to_string()
 });
 
+/// The argon2id PHC string of a password, with a fresh random salt, on this thread:
+/// the one hashing of the site, for the API's pool and for `reel user add`.
+pub fn hash_now(password: &Password) -> Result<String, argon2::password_hash::Error> {
+    Argon2::default()
+        .hash_password(password.expose())
+        .map(|h| h.to_string())
+}
+
 /// A unit of work for the pool's threads.
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -85,13 +93,9 @@ impl Hasher {
 
     /// The argon2id PHC string of a password, with a fresh random salt.
     pub async fn hash(&self, password: Password) -> Result<String, ApiError> {
-        self.run(move || {
-            Argon2::default()
-                .hash_password(password.expose())
-                .map(|h| h.to_string())
-        })
-        .await?
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("argon2: {e}")))
+        self.run(move || hash_now(&password))
+            .await?
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("argon2: {e}")))
     }
 
     /// Whether `password` matches `stored` (a PHC string); `None` checks against a decoy

@@ -1,9 +1,11 @@
 //! Field names follow the first design's Go structs, so its clients keep working
 //! (docs/architecture.md, "Compatibility with the first design").
 
-use reel_core::db::{CommentRecord, Page, VideoRecord};
+use reel_core::account::Role;
+use reel_core::db::{CommentRecord, Page, UserRecord, VideoRecord};
 use reel_core::domain::{UserName, VideoStatus};
 use reel_core::ids::{CommentId, UserId, VideoId};
+use reel_core::quota::Quota;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -38,13 +40,45 @@ pub struct SignedIn {
     pub session_id: String,
 }
 
-/// A user as others may see them.
+/// The answer to a registration that awaits an admin's approval: no session yet.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PendingSignUp {
+    /// Always true.
+    pub success: bool,
+    /// Always true: the account can log in once an admin approves it.
+    pub pending: bool,
+}
+
+/// An account, as the user themself, moderators and admins see it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     /// The user's id.
     pub id: UserId,
     /// The login name.
     pub user_name: String,
+    /// What the user may do.
+    pub role: Role,
+    /// Whether the user is banned.
+    pub banned: bool,
+    /// False while the registration awaits an admin's approval.
+    pub approved: bool,
+    /// Bytes stored and the limits; for the user themself and admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Quota>,
+}
+
+impl UserView {
+    /// The view of an account, with its quota if the reader may see it.
+    pub fn new(user: UserRecord, quota: Option<Quota>) -> Self {
+        Self {
+            id: user.id,
+            user_name: user.name,
+            role: user.role,
+            banned: user.banned,
+            approved: user.approved,
+            quota,
+        }
+    }
 }
 
 /// Creating a video: its title.
@@ -92,6 +126,9 @@ pub struct VideoView {
     /// Where to upload the bytes (a signed, short-lived URL); only for the owner of a
     /// video that awaits its upload.
     pub upload_url: Option<String>,
+    /// Hidden by a moderator: only its owner and the staff see it, and it is not
+    /// served to anyone else.
+    pub hidden: bool,
 }
 
 impl VideoView {
@@ -114,6 +151,7 @@ impl VideoView {
             audio_codec: v.audio_codec,
             processed: v.processed,
             upload_url,
+            hidden: v.hidden,
         }
     }
 }
@@ -154,13 +192,7 @@ pub struct CommentView {
 
 impl From<CommentRecord> for CommentView {
     fn from(c: CommentRecord) -> Self {
-        let time = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(c.time) * 1_000_000)
-            .ok()
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or_default();
+        let time = rfc3339(c.time);
         Self {
             id: c.id,
             video_id: c.video_id,
@@ -170,6 +202,17 @@ impl From<CommentRecord> for CommentView {
             time,
         }
     }
+}
+
+/// A time in Unix milliseconds as RFC 3339 (UTC).
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 /// A page of comments.

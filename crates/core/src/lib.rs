@@ -1,6 +1,8 @@
 #![forbid(unsafe_code)]
 //! The shared core of reel: what the api, stream, scheduler and web services have in common.
 
+/// Roles and byte limits of accounts.
+pub mod account;
 /// The client's address behind trusted proxies, and the key per-client limits count under.
 pub mod client_addr;
 /// Wall-clock time behind a trait, so expiry logic can be tested with a controlled clock.
@@ -24,6 +26,8 @@ pub mod ids;
 pub mod media_type;
 /// The open-files limit a server needs.
 pub mod open_files;
+/// Quotas: the site's limits, each user's overrides and use.
+pub mod quota;
 /// Secrets that never show in `Debug` output or logs.
 pub mod secret;
 /// Sessions: a write-through cache (in-process or Redis) in front of the database.

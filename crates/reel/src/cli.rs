@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use reel_core::account::Role;
 use reel_core::config::{DbConfig, SiteConfig};
 use reel_core::http::ListenerConfig;
 
@@ -38,6 +39,9 @@ pub enum LogFormat {
 pub enum Command {
     #[command(flatten)]
     Service(Service),
+    /// Manage accounts on the site's database: add one (its password read from standard
+    /// input), change a role, ban, unban, list.
+    User(UserArgs),
     /// Show the options a command would run with (flags, `REEL_*` variables, reel.toml
     /// and defaults applied), each with where it came from; secrets are masked.
     Config {
@@ -199,6 +203,65 @@ pub struct MigrateArgs {
     pub db: DbConfig,
 }
 
+/// `reel user`: its options (the site's database and session cache) are given before
+/// or after the action.
+#[derive(Debug, Clone, Args)]
+pub struct UserArgs {
+    #[command(flatten)]
+    pub db: DbConfig,
+    /// The site's Redis, when its API nodes share sessions there, so that a ban ends
+    /// them at once (redis://host:6379)
+    #[arg(long, env = "REEL_REDIS_URL")]
+    pub redis_url: Option<String>,
+    #[command(subcommand)]
+    pub action: UserAction,
+}
+
+/// What `reel user` does.
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserAction {
+    /// Add an approved account. The password is read from standard input (its first
+    /// line), never from the command line, where other users of the machine could
+    /// read it.
+    Add {
+        /// The login name.
+        name: String,
+        /// user, moderator or admin.
+        #[arg(long, default_value = "user")]
+        role: Role,
+    },
+    /// Change an account's role (user, moderator or admin).
+    SetRole {
+        /// The login name.
+        name: String,
+        /// user, moderator or admin.
+        role: Role,
+    },
+    /// Ban an account: its sessions end at once, it can no longer log in or upload,
+    /// and its videos and comments are hidden from all but moderators and admins.
+    Ban {
+        /// The login name.
+        name: String,
+        /// Why, for the audit log.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Let a banned account back.
+    Unban {
+        /// The login name.
+        name: String,
+    },
+    /// List the accounts: name, role, state.
+    List,
+}
+
+/// The command line's definition: the `Cli` derive, with `reel user`'s options
+/// accepted after its action too (`reel user add NAME --data-dir DIR`).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command().mut_subcommand("user", |user| user.mut_args(|arg| arg.global(true)))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -210,6 +273,30 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+        super::command().debug_assert();
+    }
+
+    #[test]
+    fn user_options_go_before_or_after_the_action() {
+        use clap::FromArgMatches;
+        for args in [
+            ["reel", "user", "--data-dir", "x", "add", "bob"],
+            ["reel", "user", "add", "bob", "--data-dir", "x"],
+        ] {
+            let matches = super::command().try_get_matches_from(args).unwrap();
+            let cli = Cli::from_arg_matches(&matches).unwrap();
+            let Command::User(user) = cli.command else {
+                panic!("not user");
+            };
+            assert_eq!(user.db.data_dir, std::path::PathBuf::from("x"));
+            assert!(matches!(
+                user.action,
+                UserAction::Add {
+                    role: Role::User,
+                    ..
+                }
+            ));
+        }
     }
 
     #[test]

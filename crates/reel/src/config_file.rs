@@ -21,7 +21,15 @@ use clap::{Arg, ArgAction};
 const DEFAULT_PATHS: [&str; 2] = ["./reel.toml", "/etc/reel/reel.toml"];
 
 /// The commands whose options the file may set; each may also have a table.
-pub const COMMANDS: [&str; 6] = ["serve", "api", "stream", "web", "scheduler", "migrate"];
+pub const COMMANDS: [&str; 7] = [
+    "serve",
+    "api",
+    "stream",
+    "web",
+    "scheduler",
+    "migrate",
+    "user",
+];
 
 /// The commands that read `[serve]`'s table, having no table of their own.
 const SITE_TOOLS: [&str; 3] = ["doctor", "backup", "restore"];
@@ -83,9 +91,14 @@ impl ConfigFile {
         for name in COMMANDS {
             let defaults = self.defaults_for(&built, name)?;
             command = command.mut_subcommand(name, |sub| with_defaults(sub, &defaults));
-            command = command.mut_subcommand("config", |config| {
-                config.mut_subcommand(name, |sub| with_defaults(sub, &defaults))
-            });
+            let shown = built
+                .find_subcommand("config")
+                .is_some_and(|c| c.find_subcommand(name).is_some());
+            if shown {
+                command = command.mut_subcommand("config", |config| {
+                    config.mut_subcommand(name, |sub| with_defaults(sub, &defaults))
+                });
+            }
         }
         // The commands that look after a site see it as `reel serve` runs it.
         let serve = self.defaults_for(&built, "serve")?;

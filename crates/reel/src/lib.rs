@@ -17,11 +17,13 @@ mod run;
 mod show_config;
 /// The routes of `reel serve`, for the binary and for the tests of the pages.
 pub mod site;
+/// `reel user`: accounts on the command line.
+mod user_cmd;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 
 use crate::cli::{Cli, Command};
 use crate::config_file::ConfigFile;
@@ -44,7 +46,7 @@ pub fn main() -> ExitCode {
         Ok(file) => file,
         Err(e) => return usage_error(&e),
     };
-    let mut command = Cli::command();
+    let mut command = cli::command();
     if let Some(file) = &file {
         command = match file.apply(command) {
             Ok(command) => command,
@@ -55,6 +57,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let service = match cli.command {
         Command::Service(service) => service,
+        Command::User(args) => return user_cmd::main(args),
         Command::Config { command: shown } => {
             return show(
                 command,

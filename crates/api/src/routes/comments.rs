@@ -2,15 +2,15 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use reel_core::db::{CommentRecord, VideoRecord};
+use reel_core::db::{Actor, Audited, CommentRecord, TargetKind, VideoRecord};
 use reel_core::domain::CommentText;
 use reel_core::error_body::ErrorBody;
-use reel_core::ids::{CommentId, UserId, VideoId};
+use reel_core::ids::{CommentId, VideoId};
 
 use super::page_of;
 use super::videos::visible_to;
 use crate::error::{ApiError, ResultExt};
-use crate::extract::{Json, PathParams, QueryParams, SessionUser, Viewer};
+use crate::extract::{Authenticated, Json, PathParams, QueryParams, SessionUser, Viewer};
 use crate::state::ApiState;
 use crate::wire::{
     CommentList, CommentPath, CommentView, NewComment, PageQuery, VideoPath, next_cursor,
@@ -20,7 +20,7 @@ use crate::wire::{
 async fn visible_video(
     state: &ApiState,
     vid: VideoId,
-    viewer: Option<UserId>,
+    viewer: Option<&Authenticated>,
 ) -> Result<VideoRecord, ApiError> {
     let video = state
         .records()
@@ -54,20 +54,26 @@ pub async fn list_comments(
 ) -> Result<Response, ApiError> {
     let first = query.cursor.is_none();
     let (cursor, limit) = page_of(query)?;
-    visible_video(&state, vid, viewer.map(|s| s.user_id)).await?;
+    visible_video(&state, vid, viewer.as_ref()).await?;
+    // Moderators also see the comments of banned users: only what everyone sees is cached.
+    let staff = viewer.as_ref().is_some_and(|s| s.is_staff());
+    let cached = first && !staff;
     let records = state.records();
-    if first && let Some(body) = records.first_comments(vid, limit.get()).await {
+    if cached && let Some(body) = records.first_comments(vid, limit.get()).await {
         return Ok(json_body(body));
     }
     let read_at = records.now_ms();
-    let page = state.db().comments_of(vid, &cursor, limit.get()).await?;
+    let page = state
+        .db()
+        .comments_of(vid, staff, &cursor, limit.get())
+        .await?;
     let next_cursor = next_cursor(&page);
     let list = CommentList {
         comments: page.items.into_iter().map(CommentView::from).collect(),
         next_cursor,
     };
     let body = Bytes::from(serde_json::to_vec(&list).map_err(|e| ApiError::Internal(e.into()))?);
-    if first {
+    if cached {
         records
             .put_first_comments(vid, limit.get(), body.clone(), read_at)
             .await;
@@ -103,12 +109,12 @@ pub async fn post_comment(
     Json(body): Json<NewComment>,
 ) -> Result<(StatusCode, Json<CommentView>), ApiError> {
     let text = CommentText::parse(&body.content)?;
-    visible_video(&state, vid, Some(session.user_id)).await?;
+    visible_video(&state, vid, Some(&session)).await?;
     let comment = CommentRecord {
         id: CommentId::random(),
         video_id: vid,
         author_id: session.user_id,
-        author: session.user_name,
+        author: session.user_name.clone(),
         content: text.as_str().to_owned(),
         time: state.now_ms(),
     };
@@ -127,7 +133,7 @@ pub async fn post_comment(
     Ok((StatusCode::CREATED, Json(comment.into())))
 }
 
-/// Delete a comment: its author or the video's owner may.
+/// Delete a comment: its author, the video's owner, or a moderator or admin may.
 #[utoipa::path(
     delete, path = "/videos/{vid}/comments/{cid}", tag = "comments",
     params(CommentPath),
@@ -136,7 +142,7 @@ pub async fn post_comment(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Malformed id", body = ErrorBody),
         (status = 401, description = "No live session", body = ErrorBody),
-        (status = 403, description = "Neither the comment's author nor the video's owner, or a cross-site request", body = ErrorBody),
+        (status = 403, description = "Neither the comment's author, the video's owner nor staff, or a cross-site request", body = ErrorBody),
         (status = 404, description = "No such comment on this video", body = ErrorBody),
         (status = 500, description = "Server error", body = ErrorBody),
     )
@@ -151,8 +157,9 @@ pub async fn delete_comment(
     if comment.video_id != vid {
         return Err(ApiError::NotFound("comment"));
     }
-    let video = visible_video(&state, vid, Some(session.user_id)).await?;
-    if comment.author_id != session.user_id && video.author_id != session.user_id {
+    let video = visible_video(&state, vid, Some(&session)).await?;
+    let own = comment.author_id == session.user_id || video.author_id == session.user_id;
+    if !own && !session.is_staff() {
         return Err(ApiError::Forbidden(
             "only the comment's author or the video's owner may delete it",
         ));
@@ -163,5 +170,20 @@ pub async fn delete_comment(
         .await
         .or_not_found("comment")?;
     state.records().forget_comments(vid);
+    if !own {
+        let actor = Actor {
+            name: &session.user_name,
+            note: None,
+            now_ms: state.now_ms(),
+        };
+        let what = Audited {
+            action: "delete_comment",
+            kind: TargetKind::Comment,
+            target: &comment.author,
+            target_id: Some(cid.to_string()),
+            detail: Some(format!("on {}", video.name)),
+        };
+        state.db().audit(&actor, what).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,8 +7,14 @@ use crate::error::ApiError;
 use crate::state::ApiState;
 use crate::wire::PageQuery;
 
+/// The moderators' queue of reports.
+mod admin_reports;
+/// Account administration and the audit log.
+mod admin_users;
 /// Comments on videos.
 mod comments;
+/// Reports of videos by users.
+mod reports;
 /// Registration, log-in, user info, log-out.
 mod users;
 /// A user's videos and the home page list.
@@ -24,6 +30,12 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(videos::recent_videos))
         .routes(routes!(comments::list_comments, comments::post_comment))
         .routes(routes!(comments::delete_comment))
+        .routes(routes!(reports::report_video))
+        .routes(routes!(admin_reports::list_reports))
+        .routes(routes!(admin_reports::resolve_report))
+        .routes(routes!(admin_users::list_users))
+        .routes(routes!(admin_users::patch_user))
+        .routes(routes!(admin_users::audit_log))
 }
 
 /// Reads `cursor` and `limit`.

@@ -1,16 +1,21 @@
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
+use reel_core::account::Role;
 use reel_core::client_addr::ClientAddr;
+use reel_core::db::{NewAccount, SessionRecord, UserRecord};
 use reel_core::domain::{Password, UserName};
 use reel_core::error_body::ErrorBody;
 use reel_core::ids::{SessionId, UserId};
+use reel_core::quota::quota_for;
 
+use crate::config::Registration;
 use crate::error::{ApiError, ResultExt};
 use crate::extract::{Json, PathParams, SESSION_COOKIE, SessionUser};
 use crate::state::ApiState;
-use crate::wire::{Credentials, LoginBody, SignedIn, UserPath, UserView};
+use crate::wire::{Credentials, LoginBody, PendingSignUp, SignedIn, UserPath, UserView};
 
 /// The session cookie: HttpOnly (page scripts never see it), SameSite=Lax, for the
 /// whole site; a browser-session cookie, since the server renews the session itself.
@@ -33,13 +38,16 @@ fn signed_in(state: &ApiState, jar: CookieJar, id: &SessionId) -> (CookieJar, Js
     )
 }
 
-/// Register a user; logs them in at once.
+/// Register a user: logged in at once on an open site; on a site that approves
+/// registrations, able to log in once an admin approves the account.
 #[utoipa::path(
     post, path = "/user", tag = "users",
     request_body = Credentials,
     responses(
         (status = 201, description = "Registered and logged in; sets the session cookie", body = SignedIn),
+        (status = 202, description = "Registered; the account awaits an admin's approval (no session)", body = PendingSignUp),
         (status = 400, description = "Bad body, name or password", body = ErrorBody),
+        (status = 403, description = "Registration is closed (`registration_closed`)", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 429, description = "Too many log-ins and registrations from this address",
@@ -55,7 +63,11 @@ pub async fn register(
     ClientAddr(client): ClientAddr,
     jar: CookieJar,
     Json(body): Json<Credentials>,
-) -> Result<(StatusCode, CookieJar, Json<SignedIn>), ApiError> {
+) -> Result<Response, ApiError> {
+    let mode = state.config().registration;
+    if mode == Registration::Closed {
+        return Err(ApiError::RegistrationClosed);
+    }
     let name = UserName::parse(&body.user_name)?;
     let password = Password::parse(&body.pwd)?;
     tracing::Span::current().record("user", name.as_str());
@@ -74,14 +86,30 @@ pub async fn register(
         return Err(ApiError::Conflict("user name is taken"));
     }
     let hash = state.hasher().hash(password).await?;
+    let approved = mode == Registration::Open;
     let user = state
         .db()
-        .create_user(UserId::random(), name.as_str(), &hash, state.now_ms())
+        .create_account(&NewAccount {
+            id: UserId::random(),
+            name: name.as_str(),
+            pwd_hash: &hash,
+            role: Role::User,
+            approved,
+            now_ms: state.now_ms(),
+        })
         .await
         .or_conflict("user name is taken")?;
+    if !approved {
+        tracing::info!("registration awaits approval");
+        let pending = PendingSignUp {
+            success: true,
+            pending: true,
+        };
+        return Ok((StatusCode::ACCEPTED, Json(pending)).into_response());
+    }
     let (id, _) = state.sessions().create(user.id, &user.name).await?;
     let (jar, body) = signed_in(&state, jar, &id);
-    Ok((StatusCode::CREATED, jar, body))
+    Ok((StatusCode::CREATED, jar, body).into_response())
 }
 
 /// Log in.
@@ -93,6 +121,7 @@ pub async fn register(
         (status = 200, description = "Logged in; sets the session cookie", body = SignedIn),
         (status = 400, description = "Bad body or name", body = ErrorBody),
         (status = 401, description = "Wrong name or password", body = ErrorBody),
+        (status = 403, description = "The account is banned (`banned`) or awaits approval (`pending_approval`)", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address, or on this account",
             headers(("Retry-After" = u64, description = "Seconds to wait")), body = ErrorBody),
@@ -134,11 +163,23 @@ pub async fn login(
         return Err(ApiError::WrongCredentials);
     };
     limits.backoff.succeeded(user.id);
-    let (id, _) = state.sessions().create(user.id, &user.name).await?;
+    if !user.approved {
+        return Err(ApiError::PendingApproval);
+    }
+    if user.banned {
+        return Err(ApiError::Banned);
+    }
+    let (id, session) = state.sessions().create(user.id, &user.name).await?;
+    // A ban that landed since the check above ended the sessions it found, perhaps
+    // before this one was stored: read the account again so none survives a ban.
+    if state.db().user_by_id(user.id).await?.banned {
+        state.sessions().remove(&session.key).await?;
+        return Err(ApiError::Banned);
+    }
     Ok(signed_in(&state, jar, &id))
 }
 
-/// A user's own account information.
+/// An account's information: for the user themself and admins, with the quota.
 #[utoipa::path(
     get, path = "/user/{username}", tag = "users",
     params(UserPath),
@@ -147,7 +188,7 @@ pub async fn login(
         (status = 200, description = "The user", body = UserView),
         (status = 400, description = "Malformed name", body = ErrorBody),
         (status = 401, description = "No live session", body = ErrorBody),
-        (status = 403, description = "Another user's account", body = ErrorBody),
+        (status = 403, description = "Another user's account (for all but admins)", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 500, description = "Server error", body = ErrorBody),
     )
@@ -155,20 +196,36 @@ pub async fn login(
 pub async fn user_info(
     State(state): State<ApiState>,
     PathParams(UserPath { username: name }): PathParams<UserPath>,
-    SessionUser(session): SessionUser,
+    SessionUser(me): SessionUser,
 ) -> Result<Json<UserView>, ApiError> {
-    if session.user_name != name.as_str() {
-        state
-            .db()
-            .user_by_name(name.as_str())
-            .await
-            .or_not_found("user")?;
+    if me.user_name == name.as_str() {
+        return Ok(Json(account_view(&state, me.account, true).await?));
+    }
+    let user = state
+        .db()
+        .user_by_name(name.as_str())
+        .await
+        .or_not_found("user")?;
+    if me.role() != Role::Admin {
         return Err(ApiError::Forbidden("this is another user's account"));
     }
-    Ok(Json(UserView {
-        id: session.user_id,
-        user_name: session.user_name,
-    }))
+    Ok(Json(account_view(&state, user, true).await?))
+}
+
+/// The JSON of an account, with its quota when `with_quota` (the user themself and
+/// admins).
+pub(super) async fn account_view(
+    state: &ApiState,
+    user: UserRecord,
+    with_quota: bool,
+) -> Result<UserView, ApiError> {
+    let quota = if with_quota {
+        let site = &state.config().quota;
+        Some(quota_for(state.db(), &user, site, state.now_ms()).await?)
+    } else {
+        None
+    };
+    Ok(UserView::new(user, quota))
 }
 
 /// Log out: ends the session the request carries.

@@ -2,7 +2,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use reel_core::db::{NewVideo as NewVideoRecord, VideoRecord};
+use reel_core::db::{
+    Actor, Audited, NewVideo as NewVideoRecord, TargetKind, VideoFilter, VideoRecord,
+};
 use reel_core::domain::{VideoName, VideoStatus};
 use reel_core::error_body::ErrorBody;
 use reel_core::ids::{UserId, VideoId};
@@ -10,7 +12,7 @@ use reel_core::signing::UploadGrant;
 
 use super::page_of;
 use crate::error::{ApiError, ResultExt};
-use crate::extract::{Json, PathParams, QueryParams, SessionUser, Viewer};
+use crate::extract::{Authenticated, Json, PathParams, QueryParams, SessionUser, Viewer};
 use crate::listing_cache::ListingKey;
 use crate::state::ApiState;
 use crate::wire::{
@@ -38,9 +40,14 @@ fn view(state: &ApiState, video: VideoRecord, viewer: Option<UserId>) -> VideoVi
     VideoView::new(video, url)
 }
 
-/// Whether a reader may see a video: owners see every status, others only `ready`.
-pub(super) fn visible_to(video: &VideoRecord, viewer: Option<UserId>) -> bool {
-    video.status == VideoStatus::Ready || viewer == Some(video.author_id)
+/// Whether a reader may see a video: owners see every status; the staff ready ones,
+/// hidden or of a banned owner; others ready ones that are neither.
+pub(super) fn visible_to(video: &VideoRecord, reader: Option<&Authenticated>) -> bool {
+    match reader {
+        Some(r) if r.user_id == video.author_id => true,
+        Some(r) if r.is_staff() => video.status == VideoStatus::Ready,
+        _ => video.status == VideoStatus::Ready && !video.hidden && !video.author_banned,
+    }
 }
 
 /// A user's videos, newest first: all of them for the owner, the ready ones for others.
@@ -64,13 +71,19 @@ pub async fn list_user_videos(
     let cursor_text = query.cursor.clone();
     let (cursor, limit) = page_of(query)?;
     // Names are unique and never change, so this needs no lookup.
+    let staff = viewer.as_ref().is_some_and(|s| s.is_staff());
     let owner = viewer.filter(|s| s.user_name == name.as_str());
+    let filter = match (&owner, staff) {
+        (Some(_), _) => VideoFilter::Owner,
+        (None, true) => VideoFilter::Staff,
+        (None, false) => VideoFilter::Public,
+    };
     let key = ListingKey::User {
         name: name.as_str().to_owned(),
         cursor: cursor_text,
         limit: limit.get(),
     };
-    if owner.is_none()
+    if filter == VideoFilter::Public
         && let Some(body) = state.listings().get(&key).await
     {
         return Ok(json_body(body));
@@ -82,7 +95,7 @@ pub async fn list_user_videos(
         .or_not_found("user")?;
     let page = state
         .db()
-        .videos_by_author(author.id, owner.is_none(), &cursor, limit.get())
+        .videos_by_author(author.id, filter, &cursor, limit.get())
         .await?;
     let viewer = owner.map(|s| s.user_id);
     let list = VideoList {
@@ -94,7 +107,7 @@ pub async fn list_user_videos(
             .collect(),
     };
     let body = to_json(&list)?;
-    if viewer.is_none() {
+    if filter == VideoFilter::Public {
         state.listings().put(key, body.clone()).await;
     }
     Ok(json_body(body))
@@ -131,15 +144,15 @@ pub async fn get_video(
     }): PathParams<UserVideoPath>,
     Viewer(viewer): Viewer,
 ) -> Result<Json<VideoView>, ApiError> {
-    let viewer = viewer.map(|s| s.user_id);
     let video = state
         .records()
         .video(state.db(), vid)
         .await
         .or_not_found("video")?;
-    if video.author != name.as_str() || !visible_to(&video, viewer) {
+    if video.author != name.as_str() || !visible_to(&video, viewer.as_ref()) {
         return Err(ApiError::NotFound("video"));
     }
+    let viewer = viewer.map(|s| s.user_id);
     Ok(Json(view(&state, video, viewer)))
 }
 
@@ -187,7 +200,8 @@ pub async fn create_video(
     ))
 }
 
-/// Delete a video: gone from every list at once; its files are removed in the background.
+/// Delete a video (its owner, or a moderator or admin): gone from every list at once;
+/// its files are removed in the background.
 #[utoipa::path(
     delete, path = "/user/{username}/videos/{vid}", tag = "videos",
     params(UserVideoPath),
@@ -196,7 +210,7 @@ pub async fn create_video(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Malformed name or id", body = ErrorBody),
         (status = 401, description = "No live session", body = ErrorBody),
-        (status = 403, description = "Another user's video, or a cross-site request", body = ErrorBody),
+        (status = 403, description = "Another user's video (for all but moderators and admins), or a cross-site request", body = ErrorBody),
         (status = 404, description = "No such video of this user", body = ErrorBody),
         (status = 500, description = "Server error", body = ErrorBody),
     )
@@ -210,11 +224,12 @@ pub async fn delete_video(
     }): PathParams<UserVideoPath>,
     SessionUser(session): SessionUser,
 ) -> Result<StatusCode, ApiError> {
-    if session.user_name != name.as_str() {
+    let own = session.user_name == name.as_str();
+    if !own && !session.is_staff() {
         return Err(ApiError::Forbidden("you can only delete your own videos"));
     }
     let video = state.db().video(vid).await.or_not_found("video")?;
-    if video.author_id != session.user_id {
+    if video.author != name.as_str() {
         return Err(ApiError::NotFound("video"));
     }
     state
@@ -222,10 +237,35 @@ pub async fn delete_video(
         .delete_video(vid, state.now_ms())
         .await
         .or_not_found("video")?;
+    if !own {
+        audit_deletion(&state, &session, &video, None).await?;
+    }
     state.listings().forget_user(name.as_str());
     state.records().forget_video(vid).await;
     tracing::info!("video deleted; its files are queued for removal");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Records in the audit log a video's deletion by a moderator or admin.
+pub(super) async fn audit_deletion(
+    state: &ApiState,
+    actor: &Authenticated,
+    video: &VideoRecord,
+    note: Option<&str>,
+) -> Result<(), ApiError> {
+    let actor = Actor {
+        name: &actor.user_name,
+        note,
+        now_ms: state.now_ms(),
+    };
+    let what = Audited {
+        action: "delete_video",
+        kind: TargetKind::Video,
+        target: &video.name,
+        target_id: Some(video.id.to_string()),
+        detail: Some(format!("by {}", video.author)),
+    };
+    Ok(state.db().audit(&actor, what).await?)
 }
 
 /// Everyone's ready videos, newest first (the home page).

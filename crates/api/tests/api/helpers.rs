@@ -2,9 +2,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reel_api::{ApiState, Config};
-use reel_core::clock::ManualClock;
+use reel_core::account::Role;
+use reel_core::clock::{Clock, ManualClock};
 use reel_core::config::SiteConfig;
-use reel_core::db::Db;
+use reel_core::db::{AccountChange, Actor, COMMAND_LINE, Db};
 use reel_core::ids::VideoId;
 use reel_core::signing::SigningKey;
 use reel_core::site::Site;
@@ -169,6 +170,65 @@ impl TestApp {
         .execute(self.db().pool())
         .await
         .unwrap();
+    }
+
+    /// Gives `name` a role, as `reel user set-role` does.
+    pub async fn set_role(&self, name: &str, role: Role) {
+        let user = self.db().user_by_name(name).await.unwrap();
+        let actor = Actor {
+            name: COMMAND_LINE,
+            note: None,
+            now_ms: self.clock.now_ms(),
+        };
+        self.db()
+            .change_account(&user, AccountChange::Role(role), &actor)
+            .await
+            .unwrap();
+    }
+
+    /// Registers `name` with `role` and returns its session id.
+    pub async fn signup_as(&self, name: &str, role: Role) -> String {
+        let sid = self.signup(name).await;
+        self.set_role(name, role).await;
+        sid
+    }
+
+    /// Sends `method path` with the session (if any) and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        session: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.request(method, path);
+        if let Some(sid) = session {
+            req = req.header("x-session-id", sid);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Sends a request that must succeed with `status`; returns its JSON body.
+    pub async fn ok(
+        &self,
+        method: Method,
+        path: &str,
+        session: Option<&str>,
+        body: Option<Value>,
+        status: StatusCode,
+    ) -> Value {
+        let res = self.call(method.clone(), path, session, body).await;
+        let got = res.status();
+        let text = res.text().await.unwrap();
+        assert_eq!(got, status, "{method} {path}: {text}");
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
     }
 
     /// Posts a comment and returns it.

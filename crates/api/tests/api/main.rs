@@ -3,10 +3,13 @@
 
 mod helpers;
 
+mod accounts;
+mod admin;
 mod comments;
 mod csrf;
 mod limits;
 mod migrations;
+mod moderation;
 mod openapi;
 mod sessions;
 mod users;

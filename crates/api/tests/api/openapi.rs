@@ -36,6 +36,12 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "/videos/{vid}/comments/{cid}",
         "/videos/x/comments/y",
     ),
+    ("post", "/videos/{vid}/reports", "/videos/x/reports"),
+    ("get", "/admin/reports", "/admin/reports?limit=0"),
+    ("patch", "/admin/reports/{id}", "/admin/reports/x"),
+    ("get", "/admin/users", "/admin/users?limit=0"),
+    ("patch", "/admin/users/{name}", "/admin/users/x"),
+    ("get", "/admin/audit", "/admin/audit?limit=0"),
 ];
 
 async fn every_route_is_documented_and_served(app: &TestApp) {
@@ -128,7 +134,12 @@ fn error_status_is_documented(responses: &serde_json::Map<String, Value>, body: 
     let status = match body["code"].as_str() {
         Some("bad_request") => "400",
         Some("unauthorized") | Some("wrong_credentials") => "401",
+        Some("forbidden")
+        | Some("banned")
+        | Some("pending_approval")
+        | Some("registration_closed") => "403",
         Some("not_found") => "404",
+        Some("conflict") => "409",
         Some(_) => return false,
         None => return true,
     };

@@ -89,24 +89,35 @@ impl Db {
         CommentRecord::from_row(&row)
     }
 
-    /// A video's comments, newest first.
+    /// A video's comments, newest first; those of banned users only `with_banned`
+    /// (for the staff).
     pub async fn comments_of(
         &self,
         video: VideoId,
+        with_banned: bool,
         after: &PageCursor,
         limit: u32,
     ) -> Result<Page<CommentRecord>, DbError> {
-        let rows = sqlx::query(self.sql(concat!(
-            comment_select!(),
-            "WHERE c.video_id = ? AND (c.time, c.id) < (?, ?) \
-             ORDER BY c.time DESC, c.id DESC LIMIT ?"
-        )))
-        .bind(video.to_string())
-        .bind(after.time_ms)
-        .bind(&after.id)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(self.pool())
-        .await?;
+        let query = if with_banned {
+            concat!(
+                comment_select!(),
+                "WHERE c.video_id = ? AND (c.time, c.id) < (?, ?) \
+                 ORDER BY c.time DESC, c.id DESC LIMIT ?"
+            )
+        } else {
+            concat!(
+                comment_select!(),
+                "WHERE c.video_id = ? AND u.banned = 0 AND (c.time, c.id) < (?, ?) \
+                 ORDER BY c.time DESC, c.id DESC LIMIT ?"
+            )
+        };
+        let rows = sqlx::query(self.sql(query))
+            .bind(video.to_string())
+            .bind(after.time_ms)
+            .bind(&after.id)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(self.pool())
+            .await?;
         let comments = rows
             .iter()
             .map(CommentRecord::from_row)

@@ -9,22 +9,30 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor};
 
+mod accounts;
+mod audit;
 mod comments;
 mod media;
+mod moderation;
 mod page;
+mod quota;
+mod reports;
 mod reworded;
 mod sessions;
 mod tasks;
 mod users;
 mod videos;
 
+pub use accounts::AccountChange;
+pub use audit::{Actor, AuditEntry, Audited, COMMAND_LINE, TargetKind};
 pub use comments::CommentRecord;
 pub use media::{MediaFacts, MediaState};
 pub use page::{Page, PageCursor};
+pub use reports::{ReportRecord, ReportState, Resolution};
 pub use sessions::SessionRecord;
 pub use tasks::{ClaimedTask, TaskKind, TaskRecord, TaskState};
-pub use users::UserRecord;
-pub use videos::{NewVideo, VideoRecord};
+pub use users::{NewAccount, UserRecord};
+pub use videos::{NewVideo, VideoFilter, VideoRecord};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("migrations/mysql");

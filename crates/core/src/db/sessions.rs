@@ -103,6 +103,31 @@ impl Db {
         Ok(())
     }
 
+    /// The ids of every session of `user`, as stored.
+    pub async fn session_ids_of(&self, user: UserId) -> Result<Vec<SessionId>, DbError> {
+        let rows = sqlx::query(self.sql("SELECT session_id FROM sessions WHERE user_id = ?"))
+            .bind(user.to_string())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("session_id")?;
+                SessionId::parse(&id).map_err(|_| DbError::Corrupt("bad session id".into()))
+            })
+            .collect()
+    }
+
+    /// Removes every session of `user`; returns how many went.
+    pub async fn delete_sessions_of(&self, user: UserId) -> Result<u64, DbError> {
+        Ok(
+            sqlx::query(self.sql("DELETE FROM sessions WHERE user_id = ?"))
+                .bind(user.to_string())
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
+        )
+    }
+
     /// Removes every session expired at `now_ms`; returns how many went.
     pub async fn delete_expired_sessions(&self, now_ms: i64) -> Result<u64, DbError> {
         Ok(sqlx::query(self.sql("DELETE FROM sessions WHERE ttl <= ?"))

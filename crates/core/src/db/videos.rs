@@ -41,6 +41,21 @@ pub struct VideoRecord {
     pub audio_codec: Option<String>,
     /// Whether processing made the playable renditions (false: served as uploaded).
     pub processed: bool,
+    /// Hidden by a moderator: shown to its owner (with a notice) and the staff alone.
+    pub hidden: bool,
+    /// Whether its owner is banned: then it is shown to the staff alone.
+    pub author_banned: bool,
+}
+
+/// Which of a user's videos a listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoFilter {
+    /// Every one, in every status: the owner's own list.
+    Owner,
+    /// The ready ones, hidden or not, whether the owner is banned or not: for the staff.
+    Staff,
+    /// The ready ones that are neither hidden nor of a banned owner: for everyone else.
+    Public,
 }
 
 /// What creating a video needs.
@@ -60,7 +75,7 @@ macro_rules! video_select {
     () => {
         "SELECT v.id, v.author_id, u.login_name, v.name, v.display_ctime, v.create_time, \
          v.status, v.size, v.duration_ms, v.width, v.height, v.progress, v.failure, \
-         v.video_codec, v.audio_codec, v.processed \
+         v.video_codec, v.audio_codec, v.processed, v.hidden, u.banned \
          FROM video_info v JOIN users u ON u.id = v.author_id "
     };
 }
@@ -86,6 +101,8 @@ impl VideoRecord {
             video_codec: row.try_get("video_codec")?,
             audio_codec: row.try_get("audio_codec")?,
             processed: row.try_get::<i64, _>("processed")? != 0,
+            hidden: row.try_get::<i64, _>("hidden")? != 0,
+            author_banned: row.try_get::<i64, _>("banned")? != 0,
         })
     }
 
@@ -144,26 +161,31 @@ impl Db {
         VideoRecord::from_row(&row)
     }
 
-    /// A user's videos, newest first: all of them, or only the ready ones.
+    /// A user's videos, newest first, as `filter` lets the reader see them.
     pub async fn videos_by_author(
         &self,
         author: UserId,
-        only_ready: bool,
+        filter: VideoFilter,
         after: &PageCursor,
         limit: u32,
     ) -> Result<Page<VideoRecord>, DbError> {
-        let query = if only_ready {
-            concat!(
-                video_select!(),
-                "WHERE v.author_id = ? AND v.status = 'ready' AND (v.create_time, v.id) < (?, ?) \
-                 ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
-            )
-        } else {
-            concat!(
+        let query = match filter {
+            VideoFilter::Owner => concat!(
                 video_select!(),
                 "WHERE v.author_id = ? AND (v.create_time, v.id) < (?, ?) \
                  ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
-            )
+            ),
+            VideoFilter::Staff => concat!(
+                video_select!(),
+                "WHERE v.author_id = ? AND v.status = 'ready' AND (v.create_time, v.id) < (?, ?) \
+                 ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
+            ),
+            VideoFilter::Public => concat!(
+                video_select!(),
+                "WHERE v.author_id = ? AND v.status = 'ready' AND v.hidden = 0 AND u.banned = 0 \
+                 AND (v.create_time, v.id) < (?, ?) \
+                 ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
+            ),
         };
         let rows = sqlx::query(self.sql(query))
             .bind(author.to_string())
@@ -183,7 +205,8 @@ impl Db {
     ) -> Result<Page<VideoRecord>, DbError> {
         let rows = sqlx::query(self.sql(concat!(
             video_select!(),
-            "WHERE v.status = 'ready' AND (v.create_time, v.id) < (?, ?) \
+            "WHERE v.status = 'ready' AND v.hidden = 0 AND u.banned = 0 \
+             AND (v.create_time, v.id) < (?, ?) \
              ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
         )))
         .bind(after.time_ms)
@@ -212,6 +235,7 @@ impl Db {
         if deleted == 0 {
             return Err(DbError::NotFound);
         }
+        super::reports::resolve_deleted(&mut tx, self.backend(), video, now_ms).await?;
         super::tasks::enqueue(
             &mut tx,
             self.backend(),

@@ -190,6 +190,26 @@ impl SessionStore {
         Ok(())
     }
 
+    /// Ends every session of `user` everywhere (a ban): the rows go first, so that no
+    /// lookup can bring one back into the cache, then the cache entries.
+    pub async fn end_all_of(&self, user: UserId) -> Result<u64, SessionError> {
+        let ids = self.db.session_ids_of(user).await?;
+        let ended = self.db.delete_sessions_of(user).await?;
+        match &self.cache {
+            SessionCache::Local(cache) => {
+                // Only fails when invalidation closures are disabled, which `new` enables.
+                let _ = cache.invalidate_entries_if(move |_, s| s.user_id == user);
+            }
+            SessionCache::Redis(conn) => {
+                let keys: Vec<String> = ids.iter().map(|id| self.redis_key(id)).collect();
+                if !keys.is_empty() {
+                    conn.clone().del::<_, ()>(keys).await?;
+                }
+            }
+        }
+        Ok(ended)
+    }
+
     /// Loads the live sessions from the database into the cache; returns how many.
     pub async fn warm_up(&self) -> Result<usize, SessionError> {
         let sessions = self
