@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use clap::Args;
+use reel_core::quota::ByteLimit;
 
 /// The largest request body the API reads; larger ones get a 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -42,6 +43,16 @@ pub struct Config {
     /// Other origins allowed to send cookie-authenticated writes (comma-separated).
     #[arg(long, env = "REEL_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+    /// The most bytes of originals a user may keep, all videos together (e.g. 10GiB,
+    /// 500MB, unlimited).
+    #[arg(long, env = "REEL_QUOTA", default_value = "10GiB", value_parser = ByteLimit::parse)]
+    pub quota: ByteLimit,
+    /// The most bytes of originals a user may upload in 24 hours (e.g. 2GiB, unlimited).
+    #[arg(long, env = "REEL_DAILY_QUOTA", default_value = "unlimited", value_parser = ByteLimit::parse)]
+    pub daily_quota: ByteLimit,
+    /// How long the playback URLs of a private video stay valid (e.g. 6h).
+    #[arg(long, env = "REEL_PLAYBACK_GRANT_TTL", default_value = "6h", value_parser = humantime::parse_duration)]
+    pub playback_grant_ttl: Duration,
     /// How long public video listings may be served from memory (0s turns it off).
     #[arg(long, env = "REEL_LISTING_CACHE_TTL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub listing_cache_ttl: Duration,

@@ -25,6 +25,9 @@ pub enum ApiError {
     /// No such thing (or not visible to this reader).
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The user's quota leaves no room for another upload.
+    #[error("your storage quota is used up: delete videos to make room")]
+    QuotaExceeded,
     /// The thing exists already.
     #[error("{0}")]
     Conflict(&'static str),
@@ -44,7 +47,7 @@ impl ErrorResponse for ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::WrongCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::QuotaExceeded => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -59,6 +62,7 @@ impl ErrorResponse for ApiError {
             Self::Unauthorized => "unauthorized",
             Self::WrongCredentials => "wrong_credentials",
             Self::Forbidden(_) => "forbidden",
+            Self::QuotaExceeded => "quota_exceeded",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::TooManyRequests(_) => "too_many_requests",

@@ -19,6 +19,10 @@ pub mod http;
 pub mod ids;
 /// Media types by file extension.
 pub mod media_type;
+/// Playback grants: signed proof that a reader may watch a private video.
+pub mod playback_grant;
+/// Storage quotas: usage, limits, and the allowance an upload grant carries.
+pub mod quota;
 /// Secrets that never show in `Debug` output or logs.
 pub mod secret;
 /// Sessions: a write-through cache (in-process or Redis) in front of the database.

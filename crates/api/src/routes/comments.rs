@@ -5,8 +5,8 @@ use reel_core::domain::CommentText;
 use reel_core::error_body::ErrorBody;
 use reel_core::ids::{CommentId, UserId, VideoId};
 
+use super::media::may_see;
 use super::page_of;
-use super::videos::visible_to;
 use crate::error::{ApiError, ResultExt};
 use crate::extract::{Json, PathParams, QueryParams, SessionUser, Viewer};
 use crate::state::ApiState;
@@ -21,7 +21,7 @@ async fn visible_video(
     viewer: Option<UserId>,
 ) -> Result<VideoRecord, ApiError> {
     let video = state.db().video(vid).await.or_not_found("video")?;
-    if !visible_to(&video, viewer) {
+    if !may_see(&video, viewer) {
         return Err(ApiError::NotFound("video"));
     }
     Ok(video)

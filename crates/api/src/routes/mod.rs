@@ -9,6 +9,8 @@ use crate::wire::PageQuery;
 
 /// Comments on videos.
 mod comments;
+/// Visibility, playback URLs, quotas and the owner's edits.
+mod media;
 /// Registration, log-in, user info, log-out.
 mod users;
 /// A user's videos and the home page list.
@@ -20,7 +22,11 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(users::register))
         .routes(routes!(users::login, users::user_info, users::logout))
         .routes(routes!(videos::list_user_videos, videos::create_video))
-        .routes(routes!(videos::get_video, videos::delete_video))
+        .routes(routes!(
+            videos::get_video,
+            videos::delete_video,
+            media::edit_video
+        ))
         .routes(routes!(videos::recent_videos))
         .routes(routes!(comments::list_comments, comments::post_comment))
         .routes(routes!(comments::delete_comment))

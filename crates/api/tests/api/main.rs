@@ -6,6 +6,8 @@ mod helpers;
 mod comments;
 mod csrf;
 mod openapi;
+mod public_media;
+mod quotas;
 mod sessions;
 mod users;
 mod videos;

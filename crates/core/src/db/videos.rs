@@ -3,7 +3,7 @@ use sqlx::any::AnyRow;
 
 use super::users::parse_id;
 use super::{Db, DbError, Page, PageCursor, TaskKind};
-use crate::domain::VideoStatus;
+use crate::domain::{VideoStatus, Visibility};
 use crate::ids::{UserId, VideoId};
 
 /// A stored video with its author's name.
@@ -41,6 +41,10 @@ pub struct VideoRecord {
     pub audio_codec: Option<String>,
     /// Whether processing made the playable renditions (false: served as uploaded).
     pub processed: bool,
+    /// Who may watch it.
+    pub visibility: Visibility,
+    /// The description (empty when none).
+    pub description: String,
 }
 
 /// What creating a video needs.
@@ -54,13 +58,17 @@ pub struct NewVideo {
     pub name: String,
     /// Creation time in Unix milliseconds.
     pub create_time: i64,
+    /// Who may watch it.
+    pub visibility: Visibility,
+    /// The description (empty when none).
+    pub description: String,
 }
 
 macro_rules! video_select {
     () => {
         "SELECT v.id, v.author_id, u.login_name, v.name, v.display_ctime, v.create_time, \
          v.status, v.size, v.duration_ms, v.width, v.height, v.progress, v.failure, \
-         v.video_codec, v.audio_codec, v.processed \
+         v.video_codec, v.audio_codec, v.processed, v.visibility, v.description \
          FROM video_info v JOIN users u ON u.id = v.author_id "
     };
 }
@@ -68,6 +76,7 @@ macro_rules! video_select {
 impl VideoRecord {
     fn from_row(row: &AnyRow) -> Result<Self, DbError> {
         let status: String = row.try_get("status")?;
+        let visibility: String = row.try_get("visibility")?;
         Ok(Self {
             id: parse_id(row.try_get("id")?)?,
             author_id: parse_id(row.try_get("author_id")?)?,
@@ -86,6 +95,11 @@ impl VideoRecord {
             video_codec: row.try_get("video_codec")?,
             audio_codec: row.try_get("audio_codec")?,
             processed: row.try_get::<i64, _>("processed")? != 0,
+            visibility: Visibility::parse(&visibility)
+                .ok_or_else(|| DbError::Corrupt(format!("bad visibility {visibility:?}")))?,
+            description: row
+                .try_get::<Option<String>, _>("description")?
+                .unwrap_or_default(),
         })
     }
 
@@ -118,11 +132,13 @@ fn rows_to_page(rows: Vec<AnyRow>, limit: u32) -> Result<Page<VideoRecord>, DbEr
 }
 
 impl Db {
-    /// Stores a new video awaiting its upload.
+    /// Stores a new video awaiting its upload. A video that is not public gets, in the
+    /// same transaction, the task that tells the stream servers so.
     pub async fn create_video(&self, new: &NewVideo) -> Result<(), DbError> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(self.sql(
-            "INSERT INTO video_info (id, author_id, name, display_ctime, create_time, status) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO video_info (id, author_id, name, display_ctime, create_time, status, \
+             visibility, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         ))
         .bind(new.id.to_string())
         .bind(new.author_id.to_string())
@@ -130,8 +146,21 @@ impl Db {
         .bind(display_time(new.create_time))
         .bind(new.create_time)
         .bind(VideoStatus::AwaitingUpload.as_str())
-        .execute(self.pool())
+        .bind(new.visibility.as_str())
+        .bind(&new.description)
+        .execute(&mut *tx)
         .await?;
+        if !new.visibility.is_public() {
+            super::tasks::enqueue(
+                &mut tx,
+                self.backend(),
+                TaskKind::SyncState,
+                new.id,
+                new.create_time,
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -144,7 +173,8 @@ impl Db {
         VideoRecord::from_row(&row)
     }
 
-    /// A user's videos, newest first: all of them, or only the ready ones.
+    /// A user's videos, newest first: all of them, or only the listed ones (ready and
+    /// public).
     pub async fn videos_by_author(
         &self,
         author: UserId,
@@ -155,7 +185,8 @@ impl Db {
         let query = if only_ready {
             concat!(
                 video_select!(),
-                "WHERE v.author_id = ? AND v.status = 'ready' AND (v.create_time, v.id) < (?, ?) \
+                "WHERE v.author_id = ? AND v.status = 'ready' AND v.visibility = 'public' \
+                 AND (v.create_time, v.id) < (?, ?) \
                  ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
             )
         } else {
@@ -175,7 +206,7 @@ impl Db {
         rows_to_page(rows, limit)
     }
 
-    /// Everyone's ready videos, newest first (the home page).
+    /// Everyone's ready public videos, newest first (the home page).
     pub async fn recent_ready_videos(
         &self,
         after: &PageCursor,
@@ -183,7 +214,7 @@ impl Db {
     ) -> Result<Page<VideoRecord>, DbError> {
         let rows = sqlx::query(self.sql(concat!(
             video_select!(),
-            "WHERE v.status = 'ready' AND (v.create_time, v.id) < (?, ?) \
+            "WHERE v.status = 'ready' AND v.visibility = 'public' AND (v.create_time, v.id) < (?, ?) \
              ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
         )))
         .bind(after.time_ms)

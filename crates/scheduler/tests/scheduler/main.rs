@@ -14,3 +14,4 @@ mod reconcile;
 mod runner;
 mod stream_keys;
 mod sweep;
+mod visibility;

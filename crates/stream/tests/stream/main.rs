@@ -7,6 +7,7 @@ mod helpers;
 mod limiter;
 mod notifier;
 mod playback;
+mod public_media;
 mod staging;
 mod storage;
 mod tus;

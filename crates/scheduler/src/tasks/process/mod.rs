@@ -128,7 +128,7 @@ async fn admit(tasks: &Tasks, video: VideoId) -> Result<Option<(&Ffmpeg, ObjectI
     let handled = match state.status {
         VideoStatus::Failed => true,
         VideoStatus::Ready => state.processed || tasks.ffmpeg.is_none(),
-        VideoStatus::AwaitingUpload | VideoStatus::Processing => false,
+        VideoStatus::AwaitingUpload | VideoStatus::Uploaded | VideoStatus::Processing => false,
     };
     if handled && state.source_etag.as_deref() == Some(original.etag.as_str()) {
         tracing::info!("this upload was handled already");
