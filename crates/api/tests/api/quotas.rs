@@ -7,7 +7,7 @@ use reel_core::quota::ByteLimit;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{DbKind, TestApp, assert_error};
+use crate::helpers::{DbKind, PASSWORD, TestApp, assert_error};
 use crate::public_media::{allowance_of, get, vid};
 
 reel_testkit::per_backend!(
@@ -74,6 +74,10 @@ async fn quotas_bound_upload_grants_and_creation(app: &TestApp) {
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // A day later the daily room is back, within the total quota.
     app.clock.advance(DAY_MS + 1);
+    let res = app.login("alice", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    let alice = body["session_id"].as_str().unwrap().to_owned();
     let third = app.create_video("alice", &alice, "third").await;
     assert_eq!(allowance_of(app, &third), Some(QUOTA - 600));
     // The owner's list signs the same allowance.
