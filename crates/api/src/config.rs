@@ -74,6 +74,9 @@ pub struct Config {
     /// Other origins allowed to send cookie-authenticated writes (comma-separated).
     #[arg(long, env = "REEL_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+    /// How long the playback URLs of a private video stay valid (e.g. 6h).
+    #[arg(long, env = "REEL_PLAYBACK_GRANT_TTL", default_value = "6h", value_parser = humantime::parse_duration)]
+    pub playback_grant_ttl: Duration,
     /// How long public video listings may be served from memory (0s turns it off).
     #[arg(long, env = "REEL_LISTING_CACHE_TTL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub listing_cache_ttl: Duration,

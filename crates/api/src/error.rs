@@ -34,6 +34,9 @@ pub enum ApiError {
     /// The site takes no new registrations.
     #[error("registration is closed on this site")]
     RegistrationClosed,
+    /// The user's quota leaves no room for another upload.
+    #[error("your storage quota is used up: delete videos to make room")]
+    QuotaExceeded,
     /// The thing exists already.
     #[error("{0}")]
     Conflict(&'static str),
@@ -59,7 +62,8 @@ impl ErrorResponse for ApiError {
             Self::Forbidden(_)
             | Self::Banned
             | Self::PendingApproval
-            | Self::RegistrationClosed => StatusCode::FORBIDDEN,
+            | Self::RegistrationClosed
+            | Self::QuotaExceeded => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -78,6 +82,7 @@ impl ErrorResponse for ApiError {
             Self::Banned => "banned",
             Self::PendingApproval => "pending_approval",
             Self::RegistrationClosed => "registration_closed",
+            Self::QuotaExceeded => "quota_exceeded",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::TooManyRequests(_) => "too_many_requests",

@@ -137,6 +137,16 @@ impl RecordCache {
         }
         self.forget_comments(id);
     }
+
+    /// Drops everything (a user was banned or let back: their videos and their
+    /// comments on anyone's videos change for every reader). Bans are rare, and the
+    /// caches fill again within a TTL.
+    pub fn forget_all(&self) {
+        if let Some(caches) = &self.caches {
+            caches.videos.invalidate_all();
+            caches.comments.invalidate_all();
+        }
+    }
 }
 
 #[cfg(test)]

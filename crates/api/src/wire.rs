@@ -3,7 +3,7 @@
 
 use reel_core::account::Role;
 use reel_core::db::{CommentRecord, Page, UserRecord, VideoRecord};
-use reel_core::domain::{UserName, VideoStatus};
+use reel_core::domain::{UserName, VideoStatus, Visibility};
 use reel_core::ids::{CommentId, UserId, VideoId};
 use reel_core::quota::Quota;
 use serde::{Deserialize, Serialize};
@@ -81,12 +81,44 @@ impl UserView {
     }
 }
 
-/// Creating a video: its title.
+/// Creating a video: its title, and optionally its description and visibility.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewVideo {
     /// 1–200 characters.
     #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    /// 0–5,000 characters (default empty).
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    /// Who may watch it (default `public`).
+    pub visibility: Option<Visibility>,
+}
+
+/// An owner's change to a video: any of its title, description and visibility.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VideoPatch {
+    /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    /// 0–5,000 characters.
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    /// Who may watch it.
+    pub visibility: Option<Visibility>,
+}
+
+/// Where this reader plays a ready video. A private video's URLs carry a playback
+/// grant (`?grant=…`) valid for a few hours; public and unlisted ones carry none, so
+/// shared caches keep them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Playback {
+    /// The playable MP4 (or the upload as it came, when it was not processed).
+    pub mp4: String,
+    /// The HLS master playlist, when processing made one.
+    pub hls: Option<String>,
+    /// The poster image, when processing made one.
+    pub poster: Option<String>,
 }
 
 /// A video.
@@ -129,11 +161,18 @@ pub struct VideoView {
     /// Hidden by a moderator: only its owner and the staff see it, and it is not
     /// served to anyone else.
     pub hidden: bool,
+    /// Who may watch it: `public` (listed), `unlisted` (anyone with the link) or
+    /// `private` (its owner only).
+    pub visibility: Visibility,
+    /// The description (empty when none).
+    pub description: String,
+    /// Where this reader plays it; once ready.
+    pub playback: Option<Playback>,
 }
 
 impl VideoView {
-    /// The view of a stored video, with its upload URL if one applies.
-    pub fn new(v: VideoRecord, upload_url: Option<String>) -> Self {
+    /// The view of a stored video, with its upload URL and playback URLs if they apply.
+    pub fn new(v: VideoRecord, upload_url: Option<String>, playback: Option<Playback>) -> Self {
         Self {
             id: v.id,
             author_id: v.author_id,
@@ -152,6 +191,9 @@ impl VideoView {
             processed: v.processed,
             upload_url,
             hidden: v.hidden,
+            visibility: v.visibility,
+            description: v.description,
+            playback,
         }
     }
 }

@@ -117,6 +117,8 @@ impl CommentText {
 pub enum VideoStatus {
     /// Created; its bytes have not arrived yet.
     AwaitingUpload,
+    /// Its bytes arrived; processing has not started yet.
+    Uploaded,
     /// Uploaded; being probed and made playable.
     Processing,
     /// Playable by everyone.
@@ -130,6 +132,7 @@ impl VideoStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AwaitingUpload => "awaiting_upload",
+            Self::Uploaded => "uploaded",
             Self::Processing => "processing",
             Self::Ready => "ready",
             Self::Failed => "failed",
@@ -140,11 +143,74 @@ impl VideoStatus {
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "awaiting_upload" => Self::AwaitingUpload,
+            "uploaded" => Self::Uploaded,
             "processing" => Self::Processing,
             "ready" => Self::Ready,
             "failed" => Self::Failed,
             _ => return None,
         })
+    }
+}
+
+/// Who may watch a video.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Anyone, and it is listed.
+    #[default]
+    Public,
+    /// Anyone with its link; in no listing.
+    Unlisted,
+    /// Its owner (and moderators and admins) only; its bytes need a playback grant.
+    Private,
+}
+
+impl Visibility {
+    /// The name stored in the database and sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Unlisted => "unlisted",
+            Self::Private => "private",
+        }
+    }
+
+    /// Reads a stored visibility.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "public" => Self::Public,
+            "unlisted" => Self::Unlisted,
+            "private" => Self::Private,
+            _ => return None,
+        })
+    }
+
+    /// Whether this is the default, [`Visibility::Public`].
+    pub fn is_public(&self) -> bool {
+        *self == Self::Public
+    }
+}
+
+/// A video's description: 0–5,000 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoDescription(String);
+
+impl VideoDescription {
+    /// Validates a description.
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        if s.chars().count() > 5_000 {
+            return Err(Invalid(
+                "description must be at most 5000 characters".into(),
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The description as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -208,6 +274,7 @@ mod tests {
     fn statuses_round_trip() {
         for s in [
             VideoStatus::AwaitingUpload,
+            VideoStatus::Uploaded,
             VideoStatus::Processing,
             VideoStatus::Ready,
             VideoStatus::Failed,
@@ -215,6 +282,21 @@ mod tests {
             assert_eq!(VideoStatus::parse(s.as_str()), Some(s));
         }
         assert_eq!(VideoStatus::parse("gone"), None);
+    }
+
+    #[test]
+    fn visibilities_round_trip_and_descriptions_are_bounded() {
+        for v in [
+            Visibility::Public,
+            Visibility::Unlisted,
+            Visibility::Private,
+        ] {
+            assert_eq!(Visibility::parse(v.as_str()), Some(v));
+        }
+        assert_eq!(Visibility::parse("secret"), None);
+        assert!(VideoDescription::parse("").is_ok());
+        assert!(VideoDescription::parse(&"é".repeat(5_000)).is_ok());
+        assert!(VideoDescription::parse(&"é".repeat(5_001)).is_err());
     }
 
     #[test]

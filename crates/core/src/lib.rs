@@ -26,7 +26,10 @@ pub mod ids;
 pub mod media_type;
 /// The open-files limit a server needs.
 pub mod open_files;
-/// Quotas: the site's limits, each user's overrides and use.
+/// Playback grants: signed proof that a reader may watch a private video.
+pub mod playback_grant;
+/// Quotas: the site's limits, each user's overrides and use, and the allowance an
+/// upload grant carries.
 pub mod quota;
 /// Secrets that never show in `Debug` output or logs.
 pub mod secret;

@@ -1,6 +1,8 @@
 //! How many bytes of originals a user may store, and how many they use: the site's
-//! limits (`--quota`, `--daily-quota`), each user's overrides, and the sizes of their
-//! videos (docs/architecture.md, "Running a public site").
+//! limits (`--quota`, `--daily-quota`), each user's overrides, the sizes of their
+//! videos, and what that leaves for their next upload (the allowance an upload grant
+//! carries to the stream server, which has no database; docs/architecture.md,
+//! "Running a public site").
 
 use clap::Args;
 use serde::Serialize;
@@ -64,7 +66,8 @@ pub fn limits_of(user: &UserRecord, site: &QuotaConfig) -> (Limit, Limit) {
 }
 
 /// `user`'s quota at `now_ms`. Bytes used are the sizes of their videos' originals
-/// (recorded when an upload lands); a deleted video's bytes are free at once.
+/// (recorded when an upload lands, which is also when it starts counting towards the
+/// daily quota); a deleted video's bytes are free at once.
 pub async fn quota_for(
     db: &Db,
     user: &UserRecord,
@@ -72,10 +75,11 @@ pub async fn quota_for(
     now_ms: i64,
 ) -> Result<Quota, DbError> {
     let (total, daily) = limits_of(user, site);
+    let used = db.bytes_used(user.id, now_ms - DAY_MS).await?;
     Ok(Quota {
-        bytes_used: db.bytes_used(user.id, None).await?,
+        bytes_used: used.total,
         bytes_limit: total.bytes(),
-        daily_bytes_used: db.bytes_used(user.id, Some(now_ms - DAY_MS)).await?,
+        daily_bytes_used: used.since,
         daily_bytes_limit: daily.bytes(),
     })
 }

@@ -92,11 +92,11 @@ impl SigningKey {
         mac
     }
 
-    fn sign(&self, parts: &[&[u8]]) -> String {
+    pub(crate) fn sign(&self, parts: &[&[u8]]) -> String {
         B64.encode(self.mac(parts).finalize().into_bytes())
     }
 
-    fn verify(&self, parts: &[&[u8]], signature: &str) -> bool {
+    pub(crate) fn verify(&self, parts: &[&[u8]], signature: &str) -> bool {
         match B64.decode(signature) {
             Ok(sig) => self.mac(parts).verify_slice(&sig).is_ok(),
             Err(_) => false,
@@ -138,7 +138,8 @@ pub enum TokenError {
     WrongVideo,
 }
 
-/// What an upload token grants: `user` may upload the bytes of `video` until `expires_ms`.
+/// What an upload token grants: `user` may upload the bytes of `video` until `expires_ms`,
+/// at most `allowance` bytes (what their quota left when the grant was signed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UploadGrant {
     /// The video to upload.
@@ -147,26 +148,35 @@ pub struct UploadGrant {
     pub user: UserId,
     /// Expiry in Unix milliseconds.
     pub expires_ms: i64,
+    /// The most bytes the upload may have; `None` when no quota applies.
+    pub allowance: Option<u64>,
 }
 
-const UPLOAD_PREFIX: &str = "u1";
+const UPLOAD_PREFIX: &str = "u2";
+/// How a grant without a quota writes its allowance.
+const UNLIMITED: &str = "-";
 const SERVICE_PREFIX: &str = "s1";
 
 impl UploadGrant {
-    /// Signs the grant into a URL-safe token: `u1.<video>.<user>.<expiry>.<mac>`.
+    /// Signs the grant into a URL-safe token:
+    /// `u2.<video>.<user>.<expiry>.<allowance or ->.<mac>`.
     pub fn sign(&self, key: &SigningKey) -> String {
         let (video, user, exp) = (
             self.video.to_string(),
             self.user.to_string(),
             self.expires_ms.to_string(),
         );
+        let allowance = self
+            .allowance
+            .map_or_else(|| UNLIMITED.to_owned(), |a| a.to_string());
         let sig = key.sign(&[
             UPLOAD_PREFIX.as_bytes(),
             video.as_bytes(),
             user.as_bytes(),
             exp.as_bytes(),
+            allowance.as_bytes(),
         ]);
-        format!("{UPLOAD_PREFIX}.{video}.{user}.{exp}.{sig}")
+        format!("{UPLOAD_PREFIX}.{video}.{user}.{exp}.{allowance}.{sig}")
     }
 
     /// Checks a token's signature and expiry, and that it grants `video`.
@@ -176,15 +186,8 @@ impl UploadGrant {
         video: VideoId,
         now_ms: i64,
     ) -> Result<Self, TokenError> {
-        let mut parts = token.split('.');
-        let (Some(UPLOAD_PREFIX), Some(v), Some(u), Some(exp), Some(sig), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        let parts: Vec<&str> = token.split('.').collect();
+        let [UPLOAD_PREFIX, v, u, exp, allowance, sig] = parts[..] else {
             return Err(TokenError::Malformed);
         };
         if !key.verify(
@@ -193,6 +196,7 @@ impl UploadGrant {
                 v.as_bytes(),
                 u.as_bytes(),
                 exp.as_bytes(),
+                allowance.as_bytes(),
             ],
             sig,
         ) {
@@ -202,6 +206,10 @@ impl UploadGrant {
             video: VideoId::parse(v).map_err(|_| TokenError::Malformed)?,
             user: UserId::parse(u).map_err(|_| TokenError::Malformed)?,
             expires_ms: exp.parse().map_err(|_| TokenError::Malformed)?,
+            allowance: match allowance {
+                UNLIMITED => None,
+                n => Some(n.parse().map_err(|_| TokenError::Malformed)?),
+            },
         };
         if grant.expires_ms <= now_ms {
             return Err(TokenError::Expired);
@@ -288,7 +296,29 @@ mod tests {
             video: VideoId::random(),
             user: UserId::random(),
             expires_ms,
+            allowance: None,
         }
+    }
+
+    #[test]
+    fn the_allowance_is_signed_with_the_grant() {
+        let key = SigningKey::random();
+        let g = UploadGrant {
+            allowance: Some(5_000),
+            ..grant(10_000)
+        };
+        let token = g.sign(&key);
+        assert_eq!(UploadGrant::verify(&token, &key, g.video, 0), Ok(g));
+        let raised = token.replace(".5000.", ".9999999.");
+        assert_eq!(
+            UploadGrant::verify(&raised, &key, g.video, 0),
+            Err(TokenError::BadSignature)
+        );
+        let unlimited = token.replace(".5000.", ".-.");
+        assert_eq!(
+            UploadGrant::verify(&unlimited, &key, g.video, 0),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]

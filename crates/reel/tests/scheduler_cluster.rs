@@ -221,6 +221,8 @@ async fn cluster(backend: DbKind) {
             author_id: user,
             name: format!("video {i}"),
             create_time: i as i64,
+            visibility: reel_core::domain::Visibility::Public,
+            description: String::new(),
         })
         .await
         .unwrap();

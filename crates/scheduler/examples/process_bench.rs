@@ -61,6 +61,8 @@ async fn through_reel(clip: &Path, data: &Path) -> anyhow::Result<(u128, u128)> 
         author_id: user,
         name: "bench".into(),
         create_time: 0,
+        visibility: reel_core::domain::Visibility::Public,
+        description: String::new(),
     })
     .await?;
     // The upload is the stream server's work, not processing's: it is stored first.

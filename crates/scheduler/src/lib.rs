@@ -38,7 +38,7 @@ use reel_core::http::Listener;
 use reel_core::ids::VideoId;
 use reel_core::signing::SigningKey;
 use reel_core::site::Site;
-use reel_core::storage::Storage;
+use reel_core::storage::{Storage, keys};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -137,9 +137,20 @@ impl SchedulerState {
         self.inner.clock.now_ms()
     }
 
-    /// Queues the processing of `video`'s upload (stored before this returns).
-    /// Idempotent: queuing it again while it waits or runs changes nothing.
+    /// Queues the processing of `video`'s upload (stored before this returns), after
+    /// recording the size of the original that landed, which counts towards its owner's
+    /// quota from then on. Idempotent: queuing it again while it waits or runs changes
+    /// nothing.
     pub async fn enqueue_process(&self, video: VideoId) -> Result<TaskRecord, DbError> {
+        match self.storage().head(&keys::original(video)).await {
+            Ok(Some(original)) => {
+                let size = i64::try_from(original.size).unwrap_or(i64::MAX);
+                self.db().record_upload(video, size, self.now_ms()).await?;
+            }
+            Ok(None) => {}
+            // Processing records the size again; the task matters more.
+            Err(e) => tracing::warn!(%video, error = %e, "could not read the upload's size"),
+        }
         let task = self
             .db()
             .enqueue_task(TaskKind::ProcessVideo, video, self.now_ms())

@@ -30,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
             video,
             user: UserId::random(),
             expires_ms: reel_core::clock::SystemClock.now_ms() + 3_600_000,
+            allowance: None,
         };
         println!("{}", grant.sign(&key));
         return Ok(());

@@ -22,9 +22,56 @@ pub struct UploadAuth {
     /// The token when it came in the query string, so that tus `Location`s can carry it
     /// on for clients that only keep URLs.
     pub query_token: Option<String>,
+    /// The most bytes the upload may have by its owner's quota; `None`: no quota.
+    pub allowance: Option<u64>,
+}
+
+/// The most bytes an upload may have, and which rule sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimit {
+    /// The bytes.
+    pub bytes: u64,
+    /// Whether the owner's quota sets it (else the server's `--max-upload-bytes`).
+    pub by_quota: bool,
+}
+
+impl UploadLimit {
+    /// The refusal of an upload that would pass this limit.
+    pub fn refusal(self) -> StreamError {
+        if self.by_quota {
+            StreamError::QuotaExceeded {
+                allowance: self.bytes,
+            }
+        } else {
+            StreamError::TooLarge { limit: self.bytes }
+        }
+    }
+
+    /// `error`, telling a refusal by size as this limit's.
+    pub fn explain(self, error: StreamError) -> StreamError {
+        match error {
+            StreamError::TooLarge { .. } => self.refusal(),
+            other => other,
+        }
+    }
 }
 
 impl UploadAuth {
+    /// The limit of this upload: the grant's allowance or `max_upload_bytes`, the
+    /// smaller.
+    pub fn limit(&self, max_upload_bytes: u64) -> UploadLimit {
+        match self.allowance {
+            Some(allowance) if allowance < max_upload_bytes => UploadLimit {
+                bytes: allowance,
+                by_quota: true,
+            },
+            _ => UploadLimit {
+                bytes: max_upload_bytes,
+                by_quota: false,
+            },
+        }
+    }
+
     /// The grant of an upload whose body is `body`, noted on the request's span; when it
     /// was refused, what the client is still sending is read and dropped first (within
     /// bounds), so that it sees the refusal rather than a reset connection.
@@ -69,10 +116,14 @@ impl FromRequestParts<StreamState> for UploadAuth {
             .as_deref()
             .or(header_token.as_deref())
             .ok_or(StreamError::MissingToken)?;
-        UploadGrant::verify(token, state.signing_key(), video, state.now_ms())
+        let grant = UploadGrant::verify(token, state.signing_key(), video, state.now_ms())
             .map_err(StreamError::Token)?;
         // A token outlives the video it was signed for when the video is deleted.
         state.refuse_deleted(video).await?;
-        Ok(Self { video, query_token })
+        Ok(Self {
+            video,
+            query_token,
+            allowance: grant.allowance,
+        })
     }
 }

@@ -33,6 +33,15 @@ pub enum StreamError {
         /// The bound.
         limit: u64,
     },
+    /// The upload would pass what its owner's quota left when the upload URL was signed.
+    #[error("upload larger than the {allowance} bytes your quota leaves")]
+    QuotaExceeded {
+        /// The bytes the quota left.
+        allowance: u64,
+    },
+    /// A private video's bytes asked for without a playback grant.
+    #[error("this video is private: its URLs carry a playback grant")]
+    PrivateVideo,
     /// The upload does not start like any accepted container.
     #[error(
         "not a video: accepted containers are MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV and Ogg"
@@ -73,7 +82,10 @@ impl ErrorResponse for StreamError {
             Self::NotFound | Self::Storage(StorageError::NotFound) => StatusCode::NOT_FOUND,
             Self::Token(TokenError::WrongVideo) => StatusCode::FORBIDDEN,
             Self::MissingToken | Self::Token(_) => StatusCode::UNAUTHORIZED,
-            Self::TooLarge { .. } | Self::FormOverhead { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge { .. } | Self::FormOverhead { .. } | Self::QuotaExceeded { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Self::PrivateVideo => StatusCode::FORBIDDEN,
             Self::NotVideo | Self::WrongMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::OffsetConflict { .. } => StatusCode::CONFLICT,
             Self::TusVersion | Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -92,6 +104,8 @@ impl ErrorResponse for StreamError {
             Self::Token(TokenError::Expired) => "expired_token",
             Self::Token(_) => "invalid_token",
             Self::TooLarge { .. } | Self::FormOverhead { .. } => "too_large",
+            Self::QuotaExceeded { .. } => "quota_exceeded",
+            Self::PrivateVideo => "private_video",
             Self::NotVideo => "not_video",
             Self::BadRequest(_) => "bad_request",
             Self::WrongMediaType(_) => "wrong_media_type",

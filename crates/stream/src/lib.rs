@@ -24,6 +24,8 @@ pub mod limiter;
 pub mod notifier;
 /// Playback handlers.
 pub mod playback;
+/// Private videos: playback grants and the playlists that carry them.
+pub mod private;
 /// `Range` header parsing.
 pub mod range;
 /// tus 1.0 resumable uploads.
@@ -119,7 +121,18 @@ impl StreamState {
     /// [`StreamError::Deleted`] when `video` is deleted, as its marker said at most the
     /// cache TTL ago.
     pub(crate) async fn refuse_deleted(&self, video: VideoId) -> Result<(), StreamError> {
-        deleted_is_gone(self.inner.video_states.get(video).await?)
+        self.live_state(video).await.map(drop)
+    }
+
+    /// The marker of `video` as read at most the cache TTL ago (`None`: a live public
+    /// video); [`StreamError::Deleted`] when it is a tombstone.
+    pub(crate) async fn live_state(
+        &self,
+        video: VideoId,
+    ) -> Result<Option<Arc<VideoState>>, StreamError> {
+        let state = self.inner.video_states.get(video).await?;
+        deleted_is_gone(state.clone())?;
+        Ok(state)
     }
 
     /// [`StreamError::Deleted`] when `video` is deleted, as its marker says now: the

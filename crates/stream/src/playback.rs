@@ -2,11 +2,12 @@
 //! else the original), its poster and HLS renditions, with ranges, validators and
 //! conditional requests as RFC 9110 describes them. Each is served with the type stored
 //! with it (an original's was sniffed once, at upload). A deleted video serves nothing
-//! (410) once its tombstone is seen, within the state marker cache's TTL.
+//! (410) once its tombstone is seen, within the state marker cache's TTL; a private one
+//! serves only URLs with a playback grant ([`crate::private`]).
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use reel_core::conditional::{self, Precondition};
 use reel_core::error_body::ErrorBody;
@@ -15,6 +16,7 @@ use reel_core::storage::{OCTET_STREAM, OpenObject, keys};
 
 use crate::StreamState;
 use crate::error::StreamError;
+use crate::private::{self, Access};
 use crate::range::{self, RangeRequest};
 
 /// Shared caches may keep the bytes for an hour: long enough to offload playback to a
@@ -26,16 +28,18 @@ pub async fn video(
     State(state): State<StreamState>,
     Path(vid): Path<String>,
     method: Method,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
-    let object = open_first(
+    let (object, access) = open_first(
         &state,
         video,
+        &uri,
         &[keys::playable(video), keys::original(video)],
     )
     .await?;
-    respond(&method, &headers, object).await
+    respond(&method, &headers, object, &access).await
 }
 
 /// `GET`/`HEAD /videos/{vid}/poster.jpg`.
@@ -43,11 +47,12 @@ pub async fn poster(
     State(state): State<StreamState>,
     Path(vid): Path<String>,
     method: Method,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
-    let object = open_first(&state, video, &[keys::poster(video)]).await?;
-    respond(&method, &headers, object).await
+    let (object, access) = open_first(&state, video, &uri, &[keys::poster(video)]).await?;
+    respond(&method, &headers, object, &access).await
 }
 
 /// `GET`/`HEAD /videos/{vid}/hls/{*path}`.
@@ -55,41 +60,55 @@ pub async fn hls(
     State(state): State<StreamState>,
     Path((vid, path)): Path<(String, String)>,
     method: Method,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, StreamError> {
     let video = VideoId::parse(&vid).map_err(|_| StreamError::BadId)?;
     let key = keys::hls(video, &path).ok_or(StreamError::NotFound)?;
-    let object = open_first(&state, video, &[key]).await?;
-    respond(&method, &headers, object).await
+    let (object, access) = open_first(&state, video, &uri, &[key]).await?;
+    match &access {
+        Access::Granted(grant) if private::is_playlist(&path) => {
+            private::playlist(&method, object, grant).await
+        }
+        _ => respond(&method, &headers, object, &access).await,
+    }
 }
 
-/// The first of `keys` of `video` that is stored, opened; not found when none is, gone
-/// when the video is deleted.
+/// The first of `keys` of `video` that is stored, opened, and how `uri` may read it;
+/// not found when none is, gone when the video is deleted, refused when it is private
+/// and `uri` has no grant.
 async fn open_first(
     state: &StreamState,
     video: VideoId,
+    uri: &Uri,
     keys: &[String],
-) -> Result<OpenObject, StreamError> {
-    state.refuse_deleted(video).await?;
-    state
+) -> Result<(OpenObject, Access), StreamError> {
+    let access = private::access(state, video, uri).await?;
+    let object = state
         .storage()
         .open_first(keys)
         .await?
-        .ok_or(StreamError::NotFound)
+        .ok_or(StreamError::NotFound)?;
+    Ok((object, access))
 }
 
 async fn respond(
     method: &Method,
     headers: &HeaderMap,
     object: OpenObject,
+    access: &Access,
 ) -> Result<Response, StreamError> {
+    let cache_control = match access {
+        Access::Open => CACHE_CONTROL,
+        Access::Granted(_) => private::CACHE_CONTROL,
+    };
     let info = &object.info;
     let mut response = Response::new(Body::empty());
     let out = response.headers_mut();
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     out.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static(CACHE_CONTROL),
+        HeaderValue::from_static(cache_control),
     );
     out.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -16,7 +16,7 @@ use reel_core::storage::{OCTET_STREAM, PutError, keys};
 use serde::Serialize;
 
 use crate::StreamState;
-use crate::auth::UploadAuth;
+use crate::auth::{UploadAuth, UploadLimit};
 use crate::error::StreamError;
 use crate::form::{self, FORM_OVERHEAD};
 use crate::gate::{UploadError, UploadGate};
@@ -41,13 +41,13 @@ pub async fn raw(
     body: Body,
 ) -> Result<Response, StreamError> {
     let (auth, body) = UploadAuth::or_refuse(auth, body).await?;
-    let limit = state.max_upload_bytes();
-    refuse_declared_oversize(&headers, limit, limit)?;
+    let limit = auth.limit(state.max_upload_bytes());
+    refuse_declared_oversize(&headers, limit.bytes, limit)?;
     let source = body
         .into_data_stream()
         .map_err(|e| UploadError::Interrupted(e.to_string()))
         .boxed();
-    store(&state, auth.video, source).await
+    store(&state, auth.video, limit, source).await
 }
 
 /// `POST /upload/{vid}`: a `multipart/form-data` body whose `file` field is the video.
@@ -59,24 +59,26 @@ pub async fn multipart(
 ) -> Result<Response, StreamError> {
     let (parts, body) = request.into_parts();
     let (auth, body) = UploadAuth::or_refuse(auth, body).await?;
-    let limit = state.max_upload_bytes();
-    refuse_declared_oversize(&parts.headers, limit + 2 * FORM_OVERHEAD, limit)?;
-    let source = form::file_part(&parts.headers, body, limit).await?;
-    store(&state, auth.video, source).await
+    let limit = auth.limit(state.max_upload_bytes());
+    refuse_declared_oversize(&parts.headers, limit.bytes + 2 * FORM_OVERHEAD, limit)?;
+    let source = form::file_part(&parts.headers, body, limit.bytes)
+        .await
+        .map_err(|e| limit.explain(e))?;
+    store(&state, auth.video, limit, source).await
 }
 
 /// A 413 before reading the body when `Content-Length` already says it is too big.
 pub(crate) fn refuse_declared_oversize(
     headers: &HeaderMap,
     allowed: u64,
-    limit: u64,
+    limit: UploadLimit,
 ) -> Result<(), StreamError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
-        Some(n) if n > allowed => Err(StreamError::TooLarge { limit }),
+        Some(n) if n > allowed => Err(limit.refusal()),
         _ => Ok(()),
     }
 }
@@ -84,9 +86,10 @@ pub(crate) fn refuse_declared_oversize(
 async fn store(
     state: &StreamState,
     video: VideoId,
+    limit: UploadLimit,
     source: BoxStream<'_, Result<Bytes, UploadError>>,
 ) -> Result<Response, StreamError> {
-    let mut gate = UploadGate::new(source, state.max_upload_bytes(), 0, Bytes::new(), None);
+    let mut gate = UploadGate::new(source, limit.bytes, 0, Bytes::new(), None);
     // The gate yields nothing before it recognised the container (or refused the body),
     // so the type is known before the first byte is stored, and stored with the object.
     let first = gate.next().await;
@@ -100,7 +103,7 @@ async fn store(
         .filter_map(|checked| std::future::ready(checked.err().map(Err::<Bytes, _>)));
     let body = futures::stream::iter(first)
         .chain(&mut gate)
-        .map_err(StreamError::from)
+        .map_err(|e| limit.explain(StreamError::from(e)))
         .chain(still_wanted);
     let size = match state
         .storage()

@@ -143,6 +143,7 @@ async fn act_on<'a>(
                 .await
                 .or_not_found("video")?;
             state.listings().forget_user(&video.author);
+            state.records().forget_video(video.id).await;
             Ok(None)
         }
         ReportAction::DeleteVideo => {
@@ -155,6 +156,7 @@ async fn act_on<'a>(
                 Err(e) => return Err(e.into()),
             }
             state.listings().forget_user(&video.author);
+            state.records().forget_video(video.id).await;
             audit_deletion(state, me, &video, actor.note).await?;
             Ok(None)
         }
@@ -167,6 +169,7 @@ async fn act_on<'a>(
             may_ban(me, &user)?;
             account::set_banned(state.db(), state.sessions(), &user, true, actor).await?;
             state.listings().forget_user(&user.name);
+            state.records().forget_all();
             Ok(None)
         }
     }

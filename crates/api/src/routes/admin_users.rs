@@ -149,6 +149,7 @@ pub async fn patch_user(
     if let Some(banned) = patch.banned {
         user = account::set_banned(state.db(), state.sessions(), &user, banned, &actor).await?;
         state.listings().forget_user(&user.name);
+        state.records().forget_all();
         tracing::info!(banned, "ban changed");
     }
     let with_quota = me.role() == Role::Admin;

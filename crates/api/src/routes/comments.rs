@@ -7,8 +7,8 @@ use reel_core::domain::CommentText;
 use reel_core::error_body::ErrorBody;
 use reel_core::ids::{CommentId, VideoId};
 
+use super::media::may_see;
 use super::page_of;
-use super::videos::visible_to;
 use crate::error::{ApiError, ResultExt};
 use crate::extract::{Authenticated, Json, PathParams, QueryParams, SessionUser, Viewer};
 use crate::state::ApiState;
@@ -27,7 +27,7 @@ async fn visible_video(
         .video(state.db(), vid)
         .await
         .or_not_found("video")?;
-    if !visible_to(&video, viewer) {
+    if !may_see(&video, viewer) {
         return Err(ApiError::NotFound("video"));
     }
     Ok(video)

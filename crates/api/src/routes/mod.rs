@@ -13,6 +13,8 @@ mod admin_reports;
 mod admin_users;
 /// Comments on videos.
 mod comments;
+/// Visibility, playback URLs, quotas and the owner's edits.
+mod media;
 /// Reports of videos by users.
 mod reports;
 /// Registration, log-in, user info, log-out.
@@ -26,7 +28,11 @@ pub fn router() -> OpenApiRouter<ApiState> {
         .routes(routes!(users::register))
         .routes(routes!(users::login, users::user_info, users::logout))
         .routes(routes!(videos::list_user_videos, videos::create_video))
-        .routes(routes!(videos::get_video, videos::delete_video))
+        .routes(routes!(
+            videos::get_video,
+            videos::delete_video,
+            media::edit_video
+        ))
         .routes(routes!(videos::recent_videos))
         .routes(routes!(comments::list_comments, comments::post_comment))
         .routes(routes!(comments::delete_comment))

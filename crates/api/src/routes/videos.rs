@@ -2,14 +2,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use reel_core::db::{
-    Actor, Audited, NewVideo as NewVideoRecord, TargetKind, VideoFilter, VideoRecord,
-};
-use reel_core::domain::{VideoName, VideoStatus};
+use reel_core::db::{Actor, Audited, NewVideo as NewVideoRecord, TargetKind, VideoFilter, VideoRecord};
+use reel_core::domain::{VideoDescription, VideoName};
 use reel_core::error_body::ErrorBody;
-use reel_core::ids::{UserId, VideoId};
-use reel_core::signing::UploadGrant;
+use reel_core::ids::VideoId;
 
+use super::media::{allowance, may_see, view, views};
 use super::page_of;
 use crate::error::{ApiError, ResultExt};
 use crate::extract::{Authenticated, Json, PathParams, QueryParams, SessionUser, Viewer};
@@ -19,38 +17,8 @@ use crate::wire::{
     NewVideo, PageQuery, UserPath, UserVideoPath, VideoList, VideoView, next_cursor,
 };
 
-/// A signed upload URL for the owner of a video that awaits its bytes.
-fn upload_url(state: &ApiState, video: &VideoRecord, viewer: Option<UserId>) -> Option<String> {
-    if video.status != VideoStatus::AwaitingUpload || viewer != Some(video.author_id) {
-        return None;
-    }
-    let ttl_ms = i64::try_from(state.config().upload_token_ttl.as_millis()).unwrap_or(i64::MAX);
-    let token = UploadGrant {
-        video: video.id,
-        user: video.author_id,
-        expires_ms: state.now_ms().saturating_add(ttl_ms),
-    }
-    .sign(state.signing_key());
-    let base = state.config().stream_public_url.trim_end_matches('/');
-    Some(format!("{base}/upload/{}?token={token}", video.id))
-}
-
-fn view(state: &ApiState, video: VideoRecord, viewer: Option<UserId>) -> VideoView {
-    let url = upload_url(state, &video, viewer);
-    VideoView::new(video, url)
-}
-
-/// Whether a reader may see a video: owners see every status; the staff ready ones,
-/// hidden or of a banned owner; others ready ones that are neither.
-pub(super) fn visible_to(video: &VideoRecord, reader: Option<&Authenticated>) -> bool {
-    match reader {
-        Some(r) if r.user_id == video.author_id => true,
-        Some(r) if r.is_staff() => video.status == VideoStatus::Ready,
-        _ => video.status == VideoStatus::Ready && !video.hidden && !video.author_banned,
-    }
-}
-
-/// A user's videos, newest first: all of them for the owner, the ready ones for others.
+/// A user's videos, newest first: all of them for the owner, the ready ones for the
+/// staff, the ready public ones neither hidden nor of a banned owner for others.
 #[utoipa::path(
     get, path = "/user/{username}/videos", tag = "videos",
     params(UserPath, PageQuery),
@@ -100,11 +68,7 @@ pub async fn list_user_videos(
     let viewer = owner.map(|s| s.user_id);
     let list = VideoList {
         next_cursor: next_cursor(&page),
-        videos: page
-            .items
-            .into_iter()
-            .map(|v| view(&state, v, viewer))
-            .collect(),
+        videos: views(&state, page.items, viewer).await?,
     };
     let body = to_json(&list)?;
     if filter == VideoFilter::Public {
@@ -132,7 +96,7 @@ fn json_body(body: Bytes) -> Response {
     responses(
         (status = 200, description = "The video; its owner also gets an upload URL while it awaits its upload", body = VideoView),
         (status = 400, description = "Malformed name or id", body = ErrorBody),
-        (status = 404, description = "No such video for this user, or not visible yet", body = ErrorBody),
+        (status = 404, description = "No such video for this user, not ready yet, or private", body = ErrorBody),
         (status = 500, description = "Server error", body = ErrorBody),
     )
 )]
@@ -149,11 +113,12 @@ pub async fn get_video(
         .video(state.db(), vid)
         .await
         .or_not_found("video")?;
-    if video.author != name.as_str() || !visible_to(&video, viewer.as_ref()) {
+    if video.author != name.as_str() || !may_see(&video, viewer.as_ref()) {
         return Err(ApiError::NotFound("video"));
     }
     let viewer = viewer.map(|s| s.user_id);
-    Ok(Json(view(&state, video, viewer)))
+    let mut views = views(&state, vec![video], viewer).await?;
+    Ok(Json(views.remove(0)))
 }
 
 /// Create a video (its metadata); the answer carries the URL to upload its bytes to.
@@ -166,7 +131,7 @@ pub async fn get_video(
         (status = 201, description = "Created, awaiting its upload", body = VideoView),
         (status = 400, description = "Malformed name or body", body = ErrorBody),
         (status = 401, description = "No live session", body = ErrorBody),
-        (status = 403, description = "Another user's list, or a cross-site request", body = ErrorBody),
+        (status = 403, description = "Another user's list, a cross-site request, or no quota left (`quota_exceeded`)", body = ErrorBody),
         (status = 413, description = "Body over 64 KiB", body = ErrorBody),
         (status = 500, description = "Server error", body = ErrorBody),
     )
@@ -184,11 +149,18 @@ pub async fn create_video(
         ));
     }
     let title = VideoName::parse(&body.name)?;
+    let description = VideoDescription::parse(body.description.as_deref().unwrap_or_default())?;
+    let room = allowance(&state, session.user_id).await?;
+    if room == Some(0) {
+        return Err(ApiError::QuotaExceeded);
+    }
     let new = NewVideoRecord {
         id: VideoId::random(),
         author_id: session.user_id,
         name: title.as_str().to_owned(),
         create_time: state.now_ms(),
+        visibility: body.visibility.unwrap_or_default(),
+        description: description.as_str().to_owned(),
     };
     state.db().create_video(&new).await?;
     state.listings().forget_user(name.as_str());
@@ -196,7 +168,7 @@ pub async fn create_video(
     tracing::info!(video = %video.id, "video created");
     Ok((
         StatusCode::CREATED,
-        Json(view(&state, video, Some(session.user_id))),
+        Json(view(&state, video, Some(session.user_id), room)),
     ))
 }
 
@@ -268,7 +240,7 @@ pub(super) async fn audit_deletion(
     Ok(state.db().audit(&actor, what).await?)
 }
 
-/// Everyone's ready videos, newest first (the home page).
+/// Everyone's ready public videos, newest first (the home page).
 #[utoipa::path(
     get, path = "/videos", tag = "videos",
     params(PageQuery),
@@ -297,7 +269,7 @@ pub async fn recent_videos(
         videos: page
             .items
             .into_iter()
-            .map(|v| VideoView::new(v, None))
+            .map(|v| view(&state, v, None, None))
             .collect(),
     };
     let body = to_json(&list)?;

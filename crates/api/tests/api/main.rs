@@ -11,6 +11,8 @@ mod limits;
 mod migrations;
 mod moderation;
 mod openapi;
+mod public_media;
+mod quotas;
 mod sessions;
 mod users;
 mod videos;

@@ -28,6 +28,11 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "/user/{username}/videos/{vid}",
         "/user/alice/videos/x",
     ),
+    (
+        "patch",
+        "/user/{username}/videos/{vid}",
+        "/user/alice/videos/x",
+    ),
     ("get", "/videos", "/videos"),
     ("get", "/videos/{vid}/comments", "/videos/x/comments"),
     ("post", "/videos/{vid}/comments", "/videos/x/comments"),
@@ -144,4 +149,40 @@ fn error_status_is_documented(responses: &serde_json::Map<String, Value>, body: 
         None => return true,
     };
     responses.contains_key(status)
+}
+
+/// The video's fields for visibility and playback, and the owner's edit, are in the
+/// document with their types.
+#[test]
+fn visibility_playback_and_edits_are_documented() {
+    let doc = serde_json::to_value(reel_api::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let view = &schemas["VideoView"]["properties"];
+    for field in ["visibility", "description", "playback"] {
+        assert!(view[field].is_object(), "VideoView.{field}: {view}");
+    }
+    let playback = &schemas["Playback"]["properties"];
+    for field in ["mp4", "hls", "poster"] {
+        assert!(playback[field].is_object(), "Playback.{field}");
+    }
+    let visibility = schemas["Visibility"]["enum"].as_array().unwrap();
+    assert_eq!(visibility, &["public", "unlisted", "private"]);
+    let statuses = schemas["VideoStatus"]["enum"].as_array().unwrap();
+    assert!(statuses.contains(&Value::from("uploaded")));
+    for schema in ["NewVideo", "VideoPatch"] {
+        let props = &schemas[schema]["properties"];
+        for field in ["visibility", "description"] {
+            assert!(props[field].is_object(), "{schema}.{field}");
+        }
+    }
+    let create = &doc["paths"]["/user/{username}/videos"]["post"]["responses"]["403"];
+    assert!(
+        create["description"]
+            .as_str()
+            .unwrap()
+            .contains("quota_exceeded")
+    );
+    let edit = &doc["paths"]["/user/{username}/videos/{vid}"]["patch"];
+    assert!(edit["requestBody"].is_object());
+    assert!(edit["responses"]["200"].is_object());
 }

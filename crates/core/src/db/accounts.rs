@@ -1,11 +1,11 @@
 //! What admins and moderators change in accounts, each change audited in its own
 //! transaction, and the searchable list of accounts.
 
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::audit::{self, Actor, Audited, TargetKind};
-use super::users::user_columns;
-use super::{Db, DbError, Page, PageCursor, UserRecord};
+use super::users::{parse_id, user_columns};
+use super::{Db, DbError, Page, PageCursor, TaskKind, UserRecord};
 use crate::account::Role;
 
 /// One change to an account.
@@ -96,7 +96,9 @@ fn like_pattern(q: &str) -> String {
 
 impl Db {
     /// Applies one change to `user` and records it in the audit log, in one
-    /// transaction; returns the account as it is now.
+    /// transaction; returns the account as it is now. A ban or unban also queues, in
+    /// that transaction, the task that tells the stream servers for each of the user's
+    /// videos (their bytes are served under playback grants alone while they are banned).
     pub async fn change_account(
         &self,
         user: &UserRecord,
@@ -126,6 +128,23 @@ impl Db {
             detail: (!detail.is_empty()).then_some(detail),
         };
         audit::record(&mut tx, self.backend(), actor, what).await?;
+        if let AccountChange::Banned(_) = change {
+            let rows = sqlx::query(self.sql("SELECT id FROM video_info WHERE author_id = ?"))
+                .bind(user.id.to_string())
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in &rows {
+                let video = parse_id(row.try_get("id")?)?;
+                super::tasks::enqueue(
+                    &mut tx,
+                    self.backend(),
+                    TaskKind::SyncState,
+                    video,
+                    actor.now_ms,
+                )
+                .await?;
+            }
+        }
         tx.commit().await?;
         self.user_by_id(user.id).await
     }

@@ -230,20 +230,21 @@ impl Db {
         Ok(n == 1)
     }
 
-    /// Videos created since `since_ms` that still await their upload and have no
-    /// processing task pending or running, newest first: the ones whose upload notice
-    /// may have been lost.
+    /// Videos created since `since_ms` that still await their upload (or whose upload
+    /// landed) and have no processing task pending or running, newest first: the ones
+    /// whose upload notice may have been lost.
     pub async fn uploads_to_check(
         &self,
         since_ms: i64,
         limit: u32,
     ) -> Result<Vec<VideoId>, DbError> {
         let rows = sqlx::query(self.sql(concat!(
-            "SELECT v.id FROM video_info v WHERE v.status = ? AND v.create_time >= ? ",
+            "SELECT v.id FROM video_info v WHERE v.status IN (?, ?) AND v.create_time >= ? ",
             no_processing_queued!(),
             "ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
         )))
         .bind(VideoStatus::AwaitingUpload.as_str())
+        .bind(VideoStatus::Uploaded.as_str())
         .bind(since_ms)
         .bind(i64::from(limit))
         .fetch_all(self.pool())

@@ -28,6 +28,7 @@ pub use audit::{Actor, AuditEntry, Audited, COMMAND_LINE, TargetKind};
 pub use comments::CommentRecord;
 pub use media::{MediaFacts, MediaState};
 pub use page::{Page, PageCursor};
+pub use quota::{BytesUsed, VideoEdit};
 pub use reports::{ReportRecord, ReportState, Resolution};
 pub use sessions::SessionRecord;
 pub use tasks::{ClaimedTask, TaskKind, TaskRecord, TaskState};

@@ -2,11 +2,12 @@
 //! through the ordinary endpoints.
 
 use super::audit::{self, Actor, Audited, TargetKind};
-use super::{Db, DbError, VideoRecord};
+use super::{Db, DbError, TaskKind, VideoRecord};
 
 impl Db {
     /// Hides a video from everyone but its owner and the staff (or shows it again), and
-    /// records it in the audit log, in one transaction.
+    /// records it in the audit log and queues the task that tells the stream servers, in
+    /// one transaction.
     pub async fn set_video_hidden(
         &self,
         video: &VideoRecord,
@@ -31,6 +32,14 @@ impl Db {
             detail: Some(format!("by {}", video.author)),
         };
         audit::record(&mut tx, self.backend(), actor, what).await?;
+        super::tasks::enqueue(
+            &mut tx,
+            self.backend(),
+            TaskKind::SyncState,
+            video.id,
+            actor.now_ms,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

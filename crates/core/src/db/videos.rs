@@ -3,7 +3,7 @@ use sqlx::any::AnyRow;
 
 use super::users::parse_id;
 use super::{Db, DbError, Page, PageCursor, TaskKind};
-use crate::domain::VideoStatus;
+use crate::domain::{VideoStatus, Visibility};
 use crate::ids::{UserId, VideoId};
 
 /// A stored video with its author's name.
@@ -45,6 +45,10 @@ pub struct VideoRecord {
     pub hidden: bool,
     /// Whether its owner is banned: then it is shown to the staff alone.
     pub author_banned: bool,
+    /// Who may watch it.
+    pub visibility: Visibility,
+    /// The description (empty when none).
+    pub description: String,
 }
 
 /// Which of a user's videos a listing shows.
@@ -52,9 +56,11 @@ pub struct VideoRecord {
 pub enum VideoFilter {
     /// Every one, in every status: the owner's own list.
     Owner,
-    /// The ready ones, hidden or not, whether the owner is banned or not: for the staff.
+    /// The ready ones of any visibility, hidden or not, whether the owner is banned or
+    /// not: for the staff.
     Staff,
-    /// The ready ones that are neither hidden nor of a banned owner: for everyone else.
+    /// The ready public ones that are neither hidden nor of a banned owner: for everyone
+    /// else.
     Public,
 }
 
@@ -69,13 +75,18 @@ pub struct NewVideo {
     pub name: String,
     /// Creation time in Unix milliseconds.
     pub create_time: i64,
+    /// Who may watch it.
+    pub visibility: Visibility,
+    /// The description (empty when none).
+    pub description: String,
 }
 
 macro_rules! video_select {
     () => {
         "SELECT v.id, v.author_id, u.login_name, v.name, v.display_ctime, v.create_time, \
          v.status, v.size, v.duration_ms, v.width, v.height, v.progress, v.failure, \
-         v.video_codec, v.audio_codec, v.processed, v.hidden, u.banned \
+         v.video_codec, v.audio_codec, v.processed, v.hidden, u.banned, v.visibility, \
+         v.description \
          FROM video_info v JOIN users u ON u.id = v.author_id "
     };
 }
@@ -83,6 +94,7 @@ macro_rules! video_select {
 impl VideoRecord {
     fn from_row(row: &AnyRow) -> Result<Self, DbError> {
         let status: String = row.try_get("status")?;
+        let visibility: String = row.try_get("visibility")?;
         Ok(Self {
             id: parse_id(row.try_get("id")?)?,
             author_id: parse_id(row.try_get("author_id")?)?,
@@ -103,6 +115,11 @@ impl VideoRecord {
             processed: row.try_get::<i64, _>("processed")? != 0,
             hidden: row.try_get::<i64, _>("hidden")? != 0,
             author_banned: row.try_get::<i64, _>("banned")? != 0,
+            visibility: Visibility::parse(&visibility)
+                .ok_or_else(|| DbError::Corrupt(format!("bad visibility {visibility:?}")))?,
+            description: row
+                .try_get::<Option<String>, _>("description")?
+                .unwrap_or_default(),
         })
     }
 
@@ -135,11 +152,13 @@ fn rows_to_page(rows: Vec<AnyRow>, limit: u32) -> Result<Page<VideoRecord>, DbEr
 }
 
 impl Db {
-    /// Stores a new video awaiting its upload.
+    /// Stores a new video awaiting its upload. A video that is not public gets, in the
+    /// same transaction, the task that tells the stream servers so.
     pub async fn create_video(&self, new: &NewVideo) -> Result<(), DbError> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(self.sql(
-            "INSERT INTO video_info (id, author_id, name, display_ctime, create_time, status) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO video_info (id, author_id, name, display_ctime, create_time, status, \
+             visibility, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         ))
         .bind(new.id.to_string())
         .bind(new.author_id.to_string())
@@ -147,8 +166,21 @@ impl Db {
         .bind(display_time(new.create_time))
         .bind(new.create_time)
         .bind(VideoStatus::AwaitingUpload.as_str())
-        .execute(self.pool())
+        .bind(new.visibility.as_str())
+        .bind(&new.description)
+        .execute(&mut *tx)
         .await?;
+        if !new.visibility.is_public() {
+            super::tasks::enqueue(
+                &mut tx,
+                self.backend(),
+                TaskKind::SyncState,
+                new.id,
+                new.create_time,
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -182,8 +214,8 @@ impl Db {
             ),
             VideoFilter::Public => concat!(
                 video_select!(),
-                "WHERE v.author_id = ? AND v.status = 'ready' AND v.hidden = 0 AND u.banned = 0 \
-                 AND (v.create_time, v.id) < (?, ?) \
+                "WHERE v.author_id = ? AND v.status = 'ready' AND v.visibility = 'public' \
+                 AND v.hidden = 0 AND u.banned = 0 AND (v.create_time, v.id) < (?, ?) \
                  ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
             ),
         };
@@ -197,7 +229,7 @@ impl Db {
         rows_to_page(rows, limit)
     }
 
-    /// Everyone's ready videos, newest first (the home page).
+    /// Everyone's ready public videos, newest first (the home page).
     pub async fn recent_ready_videos(
         &self,
         after: &PageCursor,
@@ -205,8 +237,8 @@ impl Db {
     ) -> Result<Page<VideoRecord>, DbError> {
         let rows = sqlx::query(self.sql(concat!(
             video_select!(),
-            "WHERE v.status = 'ready' AND v.hidden = 0 AND u.banned = 0 \
-             AND (v.create_time, v.id) < (?, ?) \
+            "WHERE v.status = 'ready' AND v.visibility = 'public' AND v.hidden = 0 \
+             AND u.banned = 0 AND (v.create_time, v.id) < (?, ?) \
              ORDER BY v.create_time DESC, v.id DESC LIMIT ?"
         )))
         .bind(after.time_ms)

@@ -20,9 +20,15 @@
 //!   upload token of the video has expired (its `keep_tombstones_for`, at least the API's
 //!   upload token TTL), then removes it.
 //!
+//! - `visibility` (optional, `public` when absent): `unlisted` or `private`. Stream
+//!   servers serve a private video's bytes only to URLs that carry a valid playback
+//!   grant ([`crate::playback_grant`]). The scheduler's `state` task writes it, queued by
+//!   the API in the transaction that changes the visibility; it never replaces a
+//!   tombstone.
+//!
 //! No marker means a live video with every field at its default. A field for what stream
-//! servers must know of a live video (its visibility, for instance) belongs here, with a
-//! default that is right for videos whose marker does not have it yet.
+//! servers must know of a live video belongs here, with a default that is right for
+//! videos whose marker does not have it yet.
 //!
 //! How soon a change is enforced: the writer's own delay (for a deletion, the scheduler
 //! picking up the delete task: its tick, 1 s by default) plus the cache's TTL.
@@ -34,6 +40,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::{Storage, StorageError, keys};
+use crate::domain::Visibility;
 use crate::ids::VideoId;
 
 /// The format version written, and the only one read.
@@ -50,6 +57,9 @@ pub struct VideoState {
     /// When the video was deleted (Unix ms); a tombstone when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at_ms: Option<i64>,
+    /// Who may watch it; public when absent.
+    #[serde(default, skip_serializing_if = "Visibility::is_public")]
+    pub visibility: Visibility,
 }
 
 impl VideoState {
@@ -58,6 +68,16 @@ impl VideoState {
         Self {
             version: VERSION,
             deleted_at_ms: Some(now_ms),
+            visibility: Visibility::Public,
+        }
+    }
+
+    /// The marker of a live video of this visibility.
+    pub fn live(visibility: Visibility) -> Self {
+        Self {
+            version: VERSION,
+            deleted_at_ms: None,
+            visibility,
         }
     }
 
@@ -174,10 +194,15 @@ mod tests {
         let v = VideoId::random();
         let json = serde_json::to_string(&VideoState::deleted(1_750_000_000_000)).unwrap();
         assert_eq!(json, r#"{"version":1,"deleted_at_ms":1750000000000}"#);
-        let later = br#"{"version":1,"visibility":"private","deleted_at_ms":5}"#;
+        let later = br#"{"version":1,"flavour":"salty","deleted_at_ms":5}"#;
         assert_eq!(VideoState::parse(v, later).unwrap(), VideoState::deleted(5));
+        let private = serde_json::to_string(&VideoState::live(Visibility::Private)).unwrap();
+        assert_eq!(private, r#"{"version":1,"visibility":"private"}"#);
+        let read = VideoState::parse(v, private.as_bytes()).unwrap();
+        assert_eq!(read.visibility, Visibility::Private);
         let live = VideoState::parse(v, br#"{"version":1}"#).unwrap();
         assert!(!live.is_deleted());
+        assert_eq!(live.visibility, Visibility::Public);
         assert!(VideoState::parse(v, br#"{"version":2}"#).is_err());
         assert!(VideoState::parse(v, b"not json").is_err());
     }

@@ -4,6 +4,8 @@
 pub mod delete;
 /// Making an upload playable in every browser.
 pub mod process;
+/// Telling the stream servers a video's visibility.
+pub mod state;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -69,6 +71,7 @@ impl Execute for Tasks {
         match task.kind {
             TaskKind::DeleteVideo => delete::run(self, task.video_id).await,
             TaskKind::ProcessVideo => process::run(self, task.video_id).await,
+            TaskKind::SyncState => state::run(self, task.video_id).await,
         }
     }
 

@@ -39,6 +39,7 @@ async fn a_deleted_videos_bytes_stop_on_the_stream_server_within_seconds() {
             video,
             user: UserId::random(),
             expires_ms: SystemClock.now_ms() + 6 * 3_600_000,
+            allowance: None,
         }
         .sign(&app.key)
     };

@@ -31,6 +31,8 @@ pub async fn new_video(db: &Db) -> VideoId {
         author_id: user,
         name: "a clip".into(),
         create_time: reel_core::clock::system().now_ms(),
+        visibility: reel_core::domain::Visibility::Public,
+        description: String::new(),
     })
     .await
     .expect("video");

@@ -15,3 +15,4 @@ mod reconcile;
 mod runner;
 mod stream_keys;
 mod sweep;
+mod visibility;

@@ -151,10 +151,9 @@ pub async fn create(
     }
     let length = number(&headers, "upload-length")?
         .ok_or_else(|| StreamError::BadRequest("Upload-Length is required".into()))?;
-    if length > state.max_upload_bytes() {
-        return Err(StreamError::TooLarge {
-            limit: state.max_upload_bytes(),
-        });
+    let limit = auth.limit(state.max_upload_bytes());
+    if length > limit.bytes {
+        return Err(limit.refusal());
     }
     if length == 0 {
         return Err(StreamError::NotVideo);

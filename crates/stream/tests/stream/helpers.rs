@@ -347,8 +347,20 @@ impl TestServer {
             video,
             user: UserId::random(),
             expires_ms,
+            allowance: None,
         }
         .sign(key)
+    }
+
+    /// A valid upload token for `video` whose owner's quota leaves `allowance` bytes.
+    pub fn token_allowing(&self, video: VideoId, allowance: u64) -> String {
+        UploadGrant {
+            video,
+            user: UserId::random(),
+            expires_ms: self.clock.now_ms() + 3_600_000,
+            allowance: Some(allowance),
+        }
+        .sign(&self.key)
     }
 
     /// The API's `upload_url` for `video`.

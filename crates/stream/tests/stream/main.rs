@@ -8,6 +8,7 @@ mod hostile;
 mod limiter;
 mod notifier;
 mod playback;
+mod public_media;
 mod staging;
 mod storage;
 mod tus;

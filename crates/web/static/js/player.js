@@ -6,14 +6,15 @@
 const HLS_TYPE = 'application/vnd.apple.mpegurl';
 
 /**
- * Plays video `vid` in `video`. `choice` (a <select> with hls/mp4 options) lets the
+ * Plays in `video` the URLs the API gave for this reader (`playback`: mp4, and hls
+ * when the scheduler made it). `choice` (a <select> with hls/mp4 options) lets the
  * viewer switch; `report(message)` shows a problem over the player.
  */
-export async function attachPlayer(video, vid, { choice, choiceBox, report }) {
-  const mp4 = `/videos/${encodeURIComponent(vid)}`;
-  const master = `${mp4}/hls/master.m3u8`;
-  const head = await fetch(master, { method: 'HEAD' }).catch(() => null);
-  const hasHls = Boolean(head?.ok);
+export async function attachPlayer(video, playback, { choice, choiceBox, report }) {
+  const { mp4 } = playback;
+  const master = playback.hls;
+  const hasHls = Boolean(master);
+  if (playback.poster) video.poster = playback.poster;
   let hls = null;
 
   async function use(kind) {

@@ -10,8 +10,9 @@ export function watchUrl(video) {
 /** The poster, or a neutral placeholder while there is none (not processed yet). */
 export function thumb(video, extra = null) {
   const frame = h('div', { class: 'thumb' }, extra);
-  if (video.status === 'ready' || video.status === undefined) {
-    const img = h('img', { src: `/videos/${enc(video.id)}/poster.jpg`, alt: '', loading: 'lazy', decoding: 'async' });
+  const poster = video.playback?.poster;
+  if (poster) {
+    const img = h('img', { src: poster, alt: '', loading: 'lazy', decoding: 'async' });
     img.addEventListener('error', () => img.remove(), { once: true });
     frame.prepend(img);
   }

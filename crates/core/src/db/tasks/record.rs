@@ -15,6 +15,9 @@ pub enum TaskKind {
     ProcessVideo,
     /// Remove every object of a deleted video; queued by the deletion itself.
     DeleteVideo,
+    /// Write the video's state marker (its visibility) for the stream servers; queued
+    /// with each change of visibility.
+    SyncState,
 }
 
 impl TaskKind {
@@ -23,6 +26,7 @@ impl TaskKind {
         match self {
             Self::ProcessVideo => "process",
             Self::DeleteVideo => "delete",
+            Self::SyncState => "state",
         }
     }
 
@@ -31,6 +35,7 @@ impl TaskKind {
         match s {
             "process" => Some(Self::ProcessVideo),
             "delete" => Some(Self::DeleteVideo),
+            "state" => Some(Self::SyncState),
             _ => None,
         }
     }
@@ -185,7 +190,11 @@ mod tests {
 
     #[test]
     fn kinds_and_states_round_trip() {
-        for k in [TaskKind::ProcessVideo, TaskKind::DeleteVideo] {
+        for k in [
+            TaskKind::ProcessVideo,
+            TaskKind::DeleteVideo,
+            TaskKind::SyncState,
+        ] {
             assert_eq!(TaskKind::parse(k.as_str()), Some(k));
         }
         for s in [

@@ -161,7 +161,7 @@ async fn admit(tasks: &Tasks, video: VideoId) -> Result<Option<Admitted<'_>>, Fa
     let handled = match state.status {
         VideoStatus::Failed => true,
         VideoStatus::Ready => state.processed || state.failure.is_some() || found.is_none(),
-        VideoStatus::AwaitingUpload | VideoStatus::Processing => false,
+        VideoStatus::AwaitingUpload | VideoStatus::Uploaded | VideoStatus::Processing => false,
     };
     if handled && this_upload {
         tracing::info!("this upload was handled already");

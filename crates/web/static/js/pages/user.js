@@ -29,25 +29,15 @@ class OwnedVideo {
     this.sent = 0;
     this.speed = 0;
     this.lastSample = null;
-    this.uploaded = false;
     this.timer = null;
     this.failure = null;
     this.el = h('li', { class: 'card owned', dataset: { video: video.id, status: video.status } });
     owned.set(video.id, this);
-    if (video.status === 'awaiting_upload') this.checkUploaded();
     this.schedulePoll();
     this.render();
   }
 
   get title() { return this.video.name; }
-
-  /** Whether the stream server already has the bytes (the scheduler has not started). */
-  async checkUploaded() {
-    const response = await fetch(`/videos/${enc(this.video.id)}`, { method: 'HEAD' }).catch(() => null);
-    this.uploaded = Boolean(response?.ok);
-    this.schedulePoll();
-    this.render();
-  }
 
   /** What the card shows: the upload's state while it runs here, else the server's. */
   phase() {
@@ -55,7 +45,8 @@ class OwnedVideo {
     if (up === 'uploading' || up === 'retrying' || up === 'paused' || up === 'stalled') return up;
     if (up === 'failed') return 'upload-failed';
     const { status } = this.video;
-    if (status === 'awaiting_upload') return this.uploaded || up === 'done' ? 'queued' : 'incomplete';
+    if (status === 'awaiting_upload') return up === 'done' ? 'queued' : 'incomplete';
+    if (status === 'uploaded') return 'queued';
     // Ready to watch while the other sizes and the poster are still being made.
     if (status === 'ready' && !this.video.processed && this.video.progress != null) return 'playable';
     return status;
@@ -87,7 +78,8 @@ class OwnedVideo {
   }
 
   uploadState(state, error) {
-    if (state === 'failed' && (error?.code === 'too_large' || error?.code === 'not_video')) {
+    const final = ['too_large', 'quota_exceeded', 'not_video'];
+    if (state === 'failed' && final.includes(error?.code)) {
       this.refused(error);
       return;
     }
@@ -95,7 +87,6 @@ class OwnedVideo {
     if (state !== 'uploading') this.lastSample = null;
     if (state === 'done') {
       toast(`“${this.title}” is uploaded. Processing comes next.`);
-      this.uploaded = true;
       this.schedulePoll();
     }
     this.render();
@@ -112,6 +103,11 @@ class OwnedVideo {
       const limit = /(\d+) bytes/.exec(error.message);
       message = `“${file.name}” is too large (${formatBytes(file.size)})`
         + (limit ? `: the limit is ${formatBytes(Number(limit[1]))}.` : '.');
+    } else if (error.code === 'quota_exceeded') {
+      const room = /(\d+) bytes/.exec(error.message);
+      message = `“${file.name}” (${formatBytes(file.size)}) does not fit in your storage quota`
+        + (room ? `: ${formatBytes(Number(room[1]))} left.` : '.')
+        + ' Delete videos to make room.';
     } else {
       message = `“${file.name}” is not a video reel can take. Use MP4, MOV, WebM, Matroska, AVI, MPEG-TS, FLV or Ogg.`;
     }

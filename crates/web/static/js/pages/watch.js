@@ -46,7 +46,7 @@ async function load() {
   describe(video);
   if (video.status === 'ready') {
     showOverPlayer(null);
-    await attachPlayer(player, vid, {
+    await attachPlayer(player, video.playback, {
       choice: document.getElementById('source'),
       choiceBox: document.getElementById('source-choice'),
       report: showOverPlayer,
