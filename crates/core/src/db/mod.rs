@@ -12,6 +12,7 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Executor};
 mod comments;
 mod media;
 mod page;
+mod reworded;
 mod sessions;
 mod tasks;
 mod users;
@@ -182,6 +183,7 @@ impl Db {
 
     /// Brings the schema up to date; safe to run at every start.
     pub async fn migrate(&self) -> Result<(), DbError> {
+        reworded::update_checksums(&self.pool, self.backend).await?;
         self.backend.migrator().run(&self.pool).await?;
         Ok(())
     }
