@@ -65,6 +65,11 @@ python_env() {
 
 # build_reel: the release binary users run; sets REEL_BIN.
 build_reel() {
+    # REEL_BIN=path measures that binary instead (figures of a debug build are not comparable).
+    if [ -n "${REEL_BIN:-}" ]; then
+        log "using $REEL_BIN"
+        return
+    fi
     log "building reel (release)"
     cargo build --release --locked -q -p reel
     REEL_BIN="$CARGO_TARGET_DIR/release/reel"

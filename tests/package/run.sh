@@ -56,6 +56,12 @@ done
 # --- start it as the unit would ---------------------------------------------------
 value() { sed -n "s/^$1=//p" "$unit"; }
 user=$(value User); dir=$(value WorkingDirectory); nofile=$(value LimitNOFILE)
+# A container may cap the hard limit below the unit's: then the cap is what we get.
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$nofile" ]; then
+    say "LimitNOFILE=$nofile is above this machine's hard limit $hard: using $hard"
+    nofile=$hard
+fi
 read -r -a exec_start <<<"$(value ExecStart)"
 env_args=()
 while IFS= read -r assignment; do env_args+=("$assignment"); done < <(value Environment)
@@ -100,7 +106,7 @@ printf '\0\0\0\x18ftypisom\0\0\x02\0isomiso2\0\0\0\0mdat%04096d' 0 >"$work/clip.
     || fail "the upload was refused"
 comment=$(expect 201 POST "/videos/$VID/comments" -H "X-Session-Id: $SID" -H "$json" -d '{"content":"Nice!"}')
 CID=$(sed 's/.*"id":"\([0-9a-f-]*\)".*/\1/' <<<"$comment")
-expect 200 GET "/videos/$VID/comments" | grep -q Nice || fail "the comment is not listed"
+expect 200 GET "/videos/$VID/comments" -H "X-Session-Id: $SID" | grep -q Nice || fail "the comment is not listed"
 expect 204 DELETE "/videos/$VID/comments/$CID" -H "X-Session-Id: $SID" >/dev/null
 expect 204 DELETE "/user/alice/videos/$VID" -H "X-Session-Id: $SID" >/dev/null
 expect 204 DELETE /user/alice -H "X-Session-Id: $SID" >/dev/null

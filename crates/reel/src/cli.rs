@@ -53,10 +53,6 @@ pub enum Command {
 
 /// The commands that run something.
 #[derive(Debug, Clone, Subcommand)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one value per process, parsed at start: boxing would save nothing"
-)]
 pub enum Service {
     /// Run the whole site in one process (default: SQLite and files under ./data, on
     /// http://127.0.0.1:8080, the API under /api).

@@ -15,7 +15,7 @@ use reel_core::db::{
 };
 use reel_core::domain::{Password, UserName};
 use reel_core::ids::UserId;
-use reel_core::session::SessionStore;
+use reel_core::session::{Lifetimes, SessionStore};
 
 use crate::cli::{UserAction, UserArgs};
 
@@ -124,7 +124,11 @@ async fn session_store(db: &Db, redis_url: Option<&str>) -> anyhow::Result<Sessi
     SessionStore::new(
         db.clone(),
         clock::system(),
-        Duration::from_secs(60),
+        // Ending sessions needs no lifetime; these only satisfy the store.
+        Lifetimes {
+            idle: Duration::from_secs(60),
+            max: Duration::from_secs(60),
+        },
         redis_url,
     )
     .await

@@ -27,7 +27,7 @@ async fn attacker(addr: String, i: usize, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
         n += 1;
         let name = format!("x{i}n{n}");
-        let (path, body) = if n % 2 == 0 {
+        let (path, body) = if n.is_multiple_of(2) {
             (
                 "/api/user".to_owned(),
                 format!(r#"{{"user_name":"{name}","pwd":"flood password {n}"}}"#),

@@ -5,7 +5,7 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use reel_core::account::Role;
 use reel_core::client_addr::ClientAddr;
-use reel_core::db::{NewAccount, SessionRecord, UserRecord};
+use reel_core::db::{NewAccount, UserRecord};
 use reel_core::domain::{Password, UserName};
 use reel_core::error_body::ErrorBody;
 use reel_core::ids::{SessionId, UserId};

@@ -373,7 +373,7 @@ async fn a_ban_ends_sessions_cached_by_every_node(app: &TestApp) {
         .unwrap();
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // And the session is over in the database too.
-    assert!(app.db().session_ids_of(user.id).await.unwrap().is_empty());
+    assert!(app.db().session_keys_of(user.id).await.unwrap().is_empty());
     let _ = stop.send(());
     server.await.unwrap().unwrap();
     other.db().close().await;
@@ -399,7 +399,7 @@ async fn a_ban_ends_sessions_in_redis(app: &TestApp) {
     assert!(other.sessions().lookup(&id).await.unwrap().is_some());
     let client = redis::Client::open(reel_testkit::redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let key = format!("reel:session:{alice}");
+    let key = format!("reel:session:{}", id.key().as_str());
     let cached: bool = redis::AsyncCommands::exists(&mut conn, &key).await.unwrap();
     assert!(cached, "the session is in Redis");
     app.ok(

@@ -135,18 +135,27 @@ async fn an_account_backs_off_and_recovers(app: &TestApp) {
         login_from(app, &format!("198.51.100.{n}"), "alice", pwd).await
     };
     for _ in 0..3 {
-        assert_eq!(attempt("a wrong guess").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            attempt("a wrong guess").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     // Even the right password waits: checking it would let a guess through.
     assert_eq!(refused(attempt(PASSWORD).await).await, 1);
     app.clock.advance(SECOND);
-    assert_eq!(attempt("a wrong guess").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        attempt("a wrong guess").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(refused(attempt(PASSWORD).await).await, 2);
     // The owner gets in once the wait is over, and that starts the count over.
     app.clock.advance(2 * SECOND);
     assert_eq!(attempt(PASSWORD).await.status(), StatusCode::OK);
     for _ in 0..3 {
-        assert_eq!(attempt("a wrong guess").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            attempt("a wrong guess").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     // The waits double up to the cap, and no further: a stranger who keeps guessing
     // costs the owner 8 s at most.
@@ -154,7 +163,10 @@ async fn an_account_backs_off_and_recovers(app: &TestApp) {
     let mut waits = vec![wait];
     for _ in 0..6 {
         app.clock.advance(wait as i64 * SECOND);
-        assert_eq!(attempt("a wrong guess").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            attempt("a wrong guess").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
         wait = refused(attempt(PASSWORD).await).await;
         waits.push(wait);
     }
@@ -162,7 +174,10 @@ async fn an_account_backs_off_and_recovers(app: &TestApp) {
     // Left alone, the count fades: an hour later a few guesses are free again.
     app.clock.advance(3600 * SECOND);
     for _ in 0..2 {
-        assert_eq!(attempt("a wrong guess").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            attempt("a wrong guess").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     assert_eq!(attempt(PASSWORD).await.status(), StatusCode::OK);
 }

@@ -10,6 +10,7 @@ reel_testkit::per_backend!(
         register_logs_the_user_in,
         register_refuses_bad_input,
         register_refuses_a_taken_name,
+        racing_registrations_of_one_name_leave_one_user,
         bodies_over_64_kib_are_refused,
         login_checks_the_password,
         login_refuses_bad_input,
@@ -122,6 +123,40 @@ async fn register_refuses_a_taken_name(app: &TestApp) {
     assert_error(res, StatusCode::CONFLICT, "conflict").await;
     // The first account still works with its own password.
     assert_eq!(app.login("alice", PASSWORD).await.status(), StatusCode::OK);
+}
+
+/// Registrations of one name sent at once: one gets 201, every other a 409, and the
+/// name is the winner's, with the winner's password alone.
+async fn racing_registrations_of_one_name_leave_one_user(app: &TestApp) {
+    const RACERS: usize = 6;
+    let passwords: Vec<String> = (0..RACERS).map(|i| format!("{PASSWORD} {i}")).collect();
+    let racing: Vec<_> = passwords
+        .iter()
+        .map(|pwd| {
+            let request = app
+                .request(Method::POST, "/user")
+                .json(&json!({"user_name": "alice", "pwd": pwd}));
+            tokio::spawn(request.send())
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for (i, racer) in racing.into_iter().enumerate() {
+        let res = racer.await.unwrap().unwrap();
+        if res.status() == StatusCode::CREATED {
+            winners.push(i);
+        } else {
+            assert_error(res, StatusCode::CONFLICT, "conflict").await;
+        }
+    }
+    assert_eq!(winners.len(), 1, "one registration wins: {winners:?}");
+    let winner = winners[0];
+    assert_eq!(
+        app.login("alice", &passwords[winner]).await.status(),
+        StatusCode::OK
+    );
+    let loser = (winner + 1) % RACERS;
+    let res = app.login("alice", &passwords[loser]).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "wrong_credentials").await;
 }
 
 async fn bodies_over_64_kib_are_refused(app: &TestApp) {

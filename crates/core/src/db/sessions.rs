@@ -103,8 +103,8 @@ impl Db {
         Ok(())
     }
 
-    /// The ids of every session of `user`, as stored.
-    pub async fn session_ids_of(&self, user: UserId) -> Result<Vec<SessionId>, DbError> {
+    /// The keys of every session of `user`, as stored.
+    pub async fn session_keys_of(&self, user: UserId) -> Result<Vec<SessionKey>, DbError> {
         let rows = sqlx::query(self.sql("SELECT session_id FROM sessions WHERE user_id = ?"))
             .bind(user.to_string())
             .fetch_all(self.pool())
@@ -112,7 +112,7 @@ impl Db {
         rows.iter()
             .map(|r| {
                 let id: String = r.try_get("session_id")?;
-                SessionId::parse(&id).map_err(|_| DbError::Corrupt("bad session id".into()))
+                SessionKey::parse(&id).map_err(|_| DbError::Corrupt("bad session key".into()))
             })
             .collect()
     }

@@ -193,7 +193,7 @@ impl SessionStore {
     /// Ends every session of `user` everywhere (a ban): the rows go first, so that no
     /// lookup can bring one back into the cache, then the cache entries.
     pub async fn end_all_of(&self, user: UserId) -> Result<u64, SessionError> {
-        let ids = self.db.session_ids_of(user).await?;
+        let ids = self.db.session_keys_of(user).await?;
         let ended = self.db.delete_sessions_of(user).await?;
         match &self.cache {
             SessionCache::Local(cache) => {

@@ -97,6 +97,8 @@ impl Reel {
                     .and_then(|n| n.parse().ok())
             })
             .unwrap_or(0)
+    }
+
     /// Sends signal `name` (`TERM`, `KILL`, …) to the process, through the shell's own
     /// `kill`, so that no procps is needed.
     pub fn signal(&self, name: &str) {

@@ -6,7 +6,7 @@
 //! (`crates/core/tests/fixtures/released/<backend>/data/<release>.sql`, a site as that
 //! release left it) upgrades to the newest schema with nothing lost.
 
-use reel_core::db::{Db, PageCursor, TaskKind, TaskState};
+use reel_core::db::{Db, DbError, PageCursor, TaskKind, TaskState, VideoFilter};
 use reel_core::ids::{SessionId, VideoId};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, AssertSqlSafe};
@@ -187,7 +187,7 @@ async fn the_first_release_is_all_there(db: &Db) -> Result<(), String> {
     let bob = db.user_by_name("bob").await.map_err(|e| e.to_string())?;
     assert!(alice.pwd_hash.starts_with("$argon2id$"));
     let all = db
-        .videos_by_author(alice.id, false, &PageCursor::start(), 10)
+        .videos_by_author(alice.id, VideoFilter::Owner, &PageCursor::start(), 10)
         .await
         .map_err(|e| e.to_string())?;
     let names: Vec<_> = all.items.iter().map(|v| v.name.as_str()).collect();
@@ -212,21 +212,19 @@ async fn the_first_release_is_all_there(db: &Db) -> Result<(), String> {
     assert_eq!(broken.author_id, bob.id);
     assert_eq!(broken.failure.as_deref(), Some("not a video"));
     let comments = db
-        .comments_of(holiday.id, &PageCursor::start(), 10)
+        .comments_of(holiday.id, false, &PageCursor::start(), 10)
         .await
         .map_err(|e| e.to_string())?;
     let texts: Vec<_> = comments.items.iter().map(|c| c.content.as_str()).collect();
     assert_eq!(texts, ["Thanks, Bob", "Nice!"]);
     assert_eq!(comments.items[1].author_id, bob.id);
-    let session = db
-        .session(&SessionId::parse("0123456789abcdef0123456789abcdef").unwrap())
-        .await
-        .map_err(|e| e.to_string())?;
-    assert_eq!(
-        (session.user_id, session.user_name.as_str()),
-        (alice.id, "alice")
-    );
-    assert_eq!(session.expires_at_ms, 4_102_444_800_000);
+    // Migration 0004 stores sessions by the hash of their id and ended the ones stored
+    // readable before: their users log in once more.
+    let released = SessionId::parse("0123456789abcdef0123456789abcdef").unwrap();
+    assert!(matches!(
+        db.session(&released.key()).await,
+        Err(DbError::NotFound)
+    ));
     let deleted = video("8d8091a2-94a5-46c7-a213-8e9fa0b1c2d3");
     let deletion = db
         .task(TaskKind::DeleteVideo, deleted)
