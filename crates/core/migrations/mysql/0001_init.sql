@@ -1,4 +1,4 @@
--- Users, videos, comments, sessions and the deletion queue (DESIGN.md §3).
+-- Users, videos, comments, sessions and the deletion queue (docs/architecture.md, "Data").
 -- Names and ids compare byte by byte (utf8mb4_bin), as on SQLite and PostgreSQL.
 CREATE TABLE users (
     id          CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,

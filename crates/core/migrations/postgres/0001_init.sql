@@ -1,4 +1,4 @@
--- Users, videos, comments, sessions and the deletion queue (DESIGN.md §3).
+-- Users, videos, comments, sessions and the deletion queue (docs/architecture.md, "Data").
 -- Ids use the "C" collation so keyset pagination compares them byte by byte.
 CREATE TABLE users (
     id          TEXT COLLATE "C" PRIMARY KEY,

@@ -1,4 +1,4 @@
--- Users, videos, comments, sessions and the deletion queue (DESIGN.md §3).
+-- Users, videos, comments, sessions and the deletion queue (docs/architecture.md, "Data").
 CREATE TABLE users (
     id          TEXT PRIMARY KEY NOT NULL,
     login_name  TEXT NOT NULL UNIQUE,

@@ -1,4 +1,5 @@
--- The scheduler's durable task queue (DESIGN.md §6), and what processing learns of a video.
+-- The scheduler's durable task queue (docs/architecture.md, "The task queue"), and what
+-- processing learns of a video.
 -- `due_at` is when a task may next be claimed: its scheduled time while pending, the
 -- expiry of its lease while running, so an expired lease makes a task due again.
 CREATE TABLE tasks (

@@ -13,6 +13,7 @@ mod comments;
 mod media;
 mod page;
 mod quota;
+mod reworded;
 mod sessions;
 mod tasks;
 mod users;
@@ -184,6 +185,7 @@ impl Db {
 
     /// Brings the schema up to date; safe to run at every start.
     pub async fn migrate(&self) -> Result<(), DbError> {
+        reworded::update_checksums(&self.pool, self.backend).await?;
         self.backend.migrator().run(&self.pool).await?;
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! Upgrading a database that has deletions waiting in the released schema (migration
 //! 0002, where the API wrote them to `video_del_rec`): each becomes a deletion task,
-//! none is lost, and the old table goes.
+//! none is lost, and the old table goes. The fixtures hold the released text of the
+//! migrations, so the test also shows that a database migrated with it still starts
+//! after their comments were reworded.
 
 use reel_core::db::{Db, TaskKind, TaskState};
 use reel_core::ids::VideoId;
@@ -9,7 +11,7 @@ use sqlx::{AnyPool, AssertSqlSafe};
 
 use crate::helpers::{DbKind, ScratchDb};
 
-/// The migrations of `backend`, as released.
+/// The migrations of `backend` as the first release applied them.
 async fn migrator(backend: DbKind) -> Migrator {
     let name = match backend {
         DbKind::Sqlite => "sqlite",
@@ -17,7 +19,7 @@ async fn migrator(backend: DbKind) -> Migrator {
         DbKind::Postgres => "postgres",
     };
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../core/migrations")
+        .join("../core/tests/fixtures/released")
         .join(name);
     Migrator::new(dir).await.expect("the migrations")
 }
