@@ -102,6 +102,7 @@ fn token(key: &SigningKey, video: VideoId) -> String {
         video,
         user: UserId::random(),
         expires_ms: now.as_millis() as i64 + 3_600_000,
+        allowance: None,
     }
     .sign(key)
 }

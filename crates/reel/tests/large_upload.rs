@@ -53,6 +53,7 @@ async fn an_upload_of_3_gib_is_stored_whole() {
         video,
         user: UserId::random(),
         expires_ms: now.as_millis() as i64 + 3_600_000,
+        allowance: None,
     }
     .sign(&key);
     let base = mp4_bytes(MIB, 5);

@@ -83,6 +83,7 @@ impl Site {
             video,
             user: UserId::random(),
             expires_ms: now.as_millis() as i64 + 3_600_000,
+            allowance: None,
         }
         .sign(&self.key)
     }

@@ -2,7 +2,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use reel_core::error_body::ErrorBody;
 
-use super::videos::visible_to;
+use super::media::may_see;
 use crate::error::{ApiError, ResultExt};
 use crate::extract::{Json, PathParams, SessionUser};
 use crate::moderation_wire::{NewReport, ReportView};
@@ -46,7 +46,7 @@ pub async fn report_video(
 ) -> Result<(StatusCode, Json<ReportView>), ApiError> {
     short_text(&body.reason, "reason")?;
     let video = state.db().video(vid).await.or_not_found("video")?;
-    if !visible_to(&video, Some(&session)) {
+    if !may_see(&video, Some(&session)) {
         return Err(ApiError::NotFound("video"));
     }
     let report = state

@@ -2,7 +2,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use reel_core::db::{Actor, Audited, NewVideo as NewVideoRecord, TargetKind, VideoFilter, VideoRecord};
+use reel_core::db::{
+    Actor, Audited, NewVideo as NewVideoRecord, TargetKind, VideoFilter, VideoRecord,
+};
 use reel_core::domain::{VideoDescription, VideoName};
 use reel_core::error_body::ErrorBody;
 use reel_core::ids::VideoId;

@@ -1,9 +1,10 @@
 //! Quotas: the upload grant carries what the quotas leave, creation is refused when
 //! nothing is left, uploads count once they land, and deleting frees their bytes.
 
+use reel_core::account::Limit;
 use reel_core::clock::Clock;
+use reel_core::db::BytesUsed;
 use reel_core::ids::{UserId, VideoId};
-use reel_core::quota::ByteLimit;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -26,8 +27,8 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 async fn with_quota_app(kind: DbKind, test: impl AsyncFnOnce(&TestApp)) {
     let app = TestApp::spawn_with(kind, |c| {
-        c.quota = ByteLimit(Some(QUOTA));
-        c.daily_quota = ByteLimit(Some(DAILY_QUOTA));
+        c.quota.quota = Limit::Bytes(QUOTA);
+        c.quota.daily_quota = Limit::Bytes(DAILY_QUOTA);
     })
     .await;
     test(&app).await;
@@ -114,16 +115,20 @@ async fn uploads_are_counted_when_they_land(app: &TestApp) {
     let video = app.create_video("alice", &alice, "clip").await;
     let user = UserId::parse(video["author_id"].as_str().unwrap()).unwrap();
     let now = app.clock.now_ms();
-    assert_eq!(app.db().bytes_used(user, now).await.unwrap(), 0);
-    lands(app, &video, 123).await;
-    assert_eq!(app.db().bytes_used(user, now).await.unwrap(), 123);
-    assert_eq!(app.db().daily_bytes_used(user, now).await.unwrap(), 123);
+    let used = |total, since| BytesUsed { total, since };
+    let day_before = now - DAY_MS;
     assert_eq!(
-        app.db()
-            .daily_bytes_used(user, now + DAY_MS + 1)
-            .await
-            .unwrap(),
-        0,
+        app.db().bytes_used(user, day_before).await.unwrap(),
+        used(0, 0)
+    );
+    lands(app, &video, 123).await;
+    assert_eq!(
+        app.db().bytes_used(user, day_before).await.unwrap(),
+        used(123, 123)
+    );
+    assert_eq!(
+        app.db().bytes_used(user, now + 1).await.unwrap(),
+        used(123, 0),
         "a day later it counts only in the total"
     );
     // The owner learns from the API that the upload arrived (no probe of the stream
@@ -141,7 +146,7 @@ async fn uploads_are_counted_when_they_land(app: &TestApp) {
     .await;
     // A second upload of the same video replaces the first in the count.
     lands(app, &video, 50).await;
-    assert_eq!(app.db().bytes_used(user, now).await.unwrap(), 50);
+    assert_eq!(app.db().bytes_used(user, now).await.unwrap().total, 50);
     assert!(
         !app.db()
             .record_upload(VideoId::random(), 1, now)
