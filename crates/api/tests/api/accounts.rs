@@ -2,6 +2,7 @@
 
 use reel_api::Registration;
 use reel_core::account::Role;
+use reel_core::clock::Clock;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -113,14 +114,12 @@ async fn the_user_json_shows_role_ban_and_quota_to_self_and_admins(app: &TestApp
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
 }
 
-/// Sets a video's recorded original size, as the upload's arrival does.
+/// Records an upload of `size` bytes landing for `video` now, as the scheduler's intake
+/// does.
 async fn set_size(app: &TestApp, video: &Value, size: i64) {
-    sqlx::query(app.db().sql("UPDATE video_info SET size = ? WHERE id = ?"))
-        .bind(size)
-        .bind(video["id"].as_str().unwrap())
-        .execute(app.db().pool())
-        .await
-        .unwrap();
+    let id = reel_core::ids::VideoId::parse(video["id"].as_str().unwrap()).unwrap();
+    let now = app.clock.now_ms();
+    assert!(app.db().record_upload(id, size, now).await.unwrap());
 }
 
 async fn quotas_count_originals_and_follow_overrides(app: &TestApp) {
