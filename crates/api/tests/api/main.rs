@@ -9,6 +9,7 @@ mod comments;
 mod csrf;
 mod limits;
 mod migrations;
+mod moderated_media;
 mod moderation;
 mod openapi;
 mod public_media;
