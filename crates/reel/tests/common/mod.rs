@@ -224,10 +224,26 @@ impl ApiClient {
 
 impl ApiClient {
     /// Waits until processing of `user`'s video `vid` ends; returns the video as the
+    /// owner sees it then (`ready` or `failed`).
+    pub async fn processed(&self, user: &str, vid: &str) -> Value {
+        let path = format!("/user/{user}/videos/{vid}");
+        let mut last = Value::Null;
+        eventually("the upload to be processed", async || {
+            let (status, video) = self.call(reqwest::Method::GET, &path, None).await;
+            assert_eq!(status, reqwest::StatusCode::OK, "{video}");
+            let done = video["status"] == "ready" || video["status"] == "failed";
+            last = video;
+            done
+        })
+        .await;
+        last
+    }
+
+    /// Waits until processing of `user`'s video `vid` ends; returns the video as the
     /// owner sees it then (`failed`, or `ready` with every rendition made or the
     /// reason they were not: a video is ready once its first MP4 plays, before its
     /// poster and HLS).
-    pub async fn processed(&self, user: &str, vid: &str) -> Value {
+    pub async fn fully_processed(&self, user: &str, vid: &str) -> Value {
         let path = format!("/user/{user}/videos/{vid}");
         let mut last = Value::Null;
         eventually("the upload to be processed", async || {
