@@ -201,7 +201,8 @@ async fn an_upload_over_the_quota_is_refused_and_nothing_kept() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["code"], "quota_exceeded");
     let tus = format!("{}{}", site.base, upload.replacen("?", "/tus?", 1));
-    let r = http
+    // A new connection: the server may close the one of the refused upload.
+    let r = reqwest::Client::new()
         .post(tus)
         .header("tus-resumable", "1.0.0")
         .header("upload-length", "10001")
