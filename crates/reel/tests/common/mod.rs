@@ -238,6 +238,21 @@ impl ApiClient {
         .await;
         last
     }
+    /// Waits until processing has made the whole ladder (`processed`), which follows the
+    /// first playable rendition, or has failed; the video's JSON then.
+    pub async fn ladder_made(&self, user: &str, vid: &str) -> Value {
+        let path = format!("/user/{user}/videos/{vid}");
+        let mut last = Value::Null;
+        eventually("the ladder to be made", async || {
+            let (status, video) = self.call(reqwest::Method::GET, &path, None).await;
+            assert_eq!(status, reqwest::StatusCode::OK, "{video}");
+            let done = video["processed"] == true || video["status"] == "failed";
+            last = video;
+            done
+        })
+        .await;
+        last
+    }
 }
 
 /// Polls `check` until it holds; fails the test after three minutes (a deadline for a
