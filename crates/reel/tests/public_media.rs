@@ -71,7 +71,7 @@ async fn visibility_is_enforced_on_every_stream_node() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    let ready = owner.fully_processed("alice", &vid).await;
+    let ready = owner.ladder_made("alice", &vid).await;
     assert_eq!(ready["status"], "ready", "{ready}");
     assert_eq!(ready["visibility"], "public");
     let mp4 = format!("/videos/{vid}");

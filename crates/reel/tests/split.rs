@@ -69,7 +69,7 @@ async fn an_upload_goes_through_the_split_services_to_playback() {
     );
 
     // The stream server tells the scheduler, which processes the upload.
-    let ready = api.fully_processed("alice", &vid).await;
+    let ready = api.ladder_made("alice", &vid).await;
     assert_eq!(ready["status"], "ready", "{ready}");
     assert_eq!(ready["processed"], true);
     assert_eq!(ready["width"], 320);

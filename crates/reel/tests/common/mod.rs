@@ -238,19 +238,15 @@ impl ApiClient {
         .await;
         last
     }
-
-    /// Waits until processing of `user`'s video `vid` ends; returns the video as the
-    /// owner sees it then (`failed`, or `ready` with every rendition made or the
-    /// reason they were not: a video is ready once its first MP4 plays, before its
-    /// poster and HLS).
-    pub async fn fully_processed(&self, user: &str, vid: &str) -> Value {
+    /// Waits until processing has made the whole ladder (`processed`), which follows the
+    /// first playable rendition, or has failed; the video's JSON then.
+    pub async fn ladder_made(&self, user: &str, vid: &str) -> Value {
         let path = format!("/user/{user}/videos/{vid}");
         let mut last = Value::Null;
-        eventually("the upload to be processed", async || {
+        eventually("the ladder to be made", async || {
             let (status, video) = self.call(reqwest::Method::GET, &path, None).await;
             assert_eq!(status, reqwest::StatusCode::OK, "{video}");
-            let finished = video["processed"] == true || !video["failure"].is_null();
-            let done = video["status"] == "failed" || (video["status"] == "ready" && finished);
+            let done = video["processed"] == true || video["status"] == "failed";
             last = video;
             done
         })
